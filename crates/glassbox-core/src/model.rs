@@ -1,0 +1,68 @@
+//! Model-as-function traits: what explainers and metrics need to see of a model.
+//!
+//! burn has no forward hooks, so a model that wants Grad-CAM-style explanations exposes its
+//! intermediate feature map explicitly through [`FeatureClassifier`]. Closures are models too,
+//! so anything that maps images to logits can be explained and scored.
+
+use burn::prelude::*;
+
+/// A classifier: images `[N, C, H, W]` to logits `[N, K]`.
+///
+/// Implemented for every `Fn(Tensor<4>) -> Tensor<2>`, so a closure wrapping any model works.
+pub trait Classifier {
+    /// Unnormalised class scores for a batch of images.
+    fn logits(&self, images: Tensor<4>) -> Tensor<2>;
+}
+
+impl<F> Classifier for F
+where
+    F: Fn(Tensor<4>) -> Tensor<2>,
+{
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self(images)
+    }
+}
+
+/// A classifier that can be split at a named spatial feature map.
+///
+/// `classify_features(features(x))` must equal `logits(x)`. Splitting lets an explainer cut the
+/// autodiff graph at the feature map (`features.detach().require_grad()`) and differentiate the
+/// head only, which is how Grad-CAM gets ∂score/∂activation without hooks.
+pub trait FeatureClassifier: Classifier {
+    /// The spatial feature map `[N, C', H', W']` the head reads (e.g. the last conv block).
+    fn features(&self, images: Tensor<4>) -> Tensor<4>;
+    /// Logits `[N, K]` from a feature map produced by [`FeatureClassifier::features`].
+    fn classify_features(&self, features: Tensor<4>) -> Tensor<2>;
+    /// A human-readable name of the feature layer (used in explanation metadata).
+    fn feature_layer(&self) -> &str {
+        "features"
+    }
+}
+
+/// A few-shot segmenter: query images `[N, C, H, W]`, support images `[N, S, C, H, W]` and
+/// support masks `[N, S, H, W]` to query mask logits `[N, 2, H, W]` (background, foreground).
+///
+/// Implemented for every closure of the matching signature.
+pub trait FewShotSegmenter {
+    /// Mask logits for the query images given the annotated support shots.
+    fn segment(
+        &self,
+        query: Tensor<4>,
+        support_images: Tensor<5>,
+        support_masks: Tensor<4>,
+    ) -> Tensor<4>;
+}
+
+impl<F> FewShotSegmenter for F
+where
+    F: Fn(Tensor<4>, Tensor<5>, Tensor<4>) -> Tensor<4>,
+{
+    fn segment(
+        &self,
+        query: Tensor<4>,
+        support_images: Tensor<5>,
+        support_masks: Tensor<4>,
+    ) -> Tensor<4> {
+        self(query, support_images, support_masks)
+    }
+}
