@@ -1,1 +1,16 @@
-//! wip
+//! # glassbox-backbones
+//!
+//! Feature extractors shared by the glassbox model families.
+//!
+//! * [`SmallCnn`]: a compact CNN for 28×28 grey images, with its last conv map exposed for
+//!   Grad-CAM and prototype layers;
+//! * [`MultiLevelBackbone`]: the multi-level feature API all backbones implement;
+//! * [`ConvBnRelu`]: the conv–BN–ReLU building block.
+
+pub mod conv_block;
+pub mod features;
+pub mod small_cnn;
+
+pub use conv_block::{ConvBnRelu, ConvBnReluConfig};
+pub use features::{FeatureLevel, MultiLevelBackbone};
+pub use small_cnn::{SmallCnn, SmallCnnConfig};

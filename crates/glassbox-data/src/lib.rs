@@ -1,1 +1,20 @@
-//! wip
+//! # glassbox-data
+//!
+//! Datasets for glassbox, loaded without any download:
+//!
+//! * [`idx`]: a strict IDX reader (raw, gzip or xz) and writer;
+//! * [`FashionMnist`]: the embedded stratified subset (10k train / 2k test) or the full set
+//!   from a directory;
+//! * [`LabeledImages`]: the in-memory image set every loader returns;
+//! * [`BatchConfig`]: seeded shuffling, normalisation and augmentation into tensors on any
+//!   device.
+
+pub mod batch;
+pub mod fashion_mnist;
+pub mod idx;
+mod images;
+pub mod rng;
+
+pub use batch::{Augment, BatchConfig, Batches, ImageBatch, Normalize};
+pub use fashion_mnist::{FashionMnist, Split};
+pub use images::LabeledImages;

@@ -1,1 +1,42 @@
-//! wip
+//! # glassbox
+//!
+//! Interpretable-by-design deep learning on [burn](https://burn.dev): models whose structure
+//! is the explanation, the post-hoc baselines they are compared with, and the metrics that
+//! score any explanation — on any burn device.
+//!
+//! This umbrella crate re-exports the family crates and selects backends:
+//!
+//! | re-export | crate |
+//! |---|---|
+//! | [`core`] | `glassbox-core`: traits, explanation types, rendering, training helpers |
+//! | [`data`] | `glassbox-data`: IDX reader, Fashion-MNIST, batching |
+//! | [`backbones`] | `glassbox-backbones`: `SmallCnn`, multi-level features |
+//!
+//! ## Features
+//! | feature | backend |
+//! |---|---|
+//! | `flex` (default) | pure-Rust CPU |
+//! | `ndarray` | deprecated burn CPU backend |
+//! | `wgpu` | GPU via wgpu (or Mesa llvmpipe) |
+//! | `cuda` | NVIDIA CUDA |
+//!
+//! Pick the device at run time with [`device::parse_device`].
+
+pub use glassbox_backbones as backbones;
+pub use glassbox_core as core;
+pub use glassbox_data as data;
+
+pub mod classification;
+pub mod device;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use crate::classification::{Evaluation, TrainConfig, evaluate_classifier, train_small_cnn};
+    pub use crate::device::{compiled_backends, device, parse_device};
+    pub use glassbox_backbones::{MultiLevelBackbone, SmallCnn, SmallCnnConfig};
+    pub use glassbox_core::{
+        Attribution, BackendKind, Classifier, Error, Explainer, Explanation, FeatureClassifier,
+        FewShotSegmenter, Result, Target,
+    };
+    pub use glassbox_data::{BatchConfig, FashionMnist, LabeledImages, Split};
+}
