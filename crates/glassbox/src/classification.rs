@@ -61,7 +61,7 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         self.fit.validate()?;
-        self.eval_batches(1).validate()?;
+        self.train_batches().validate()?;
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(Error::config(format!(
                 "weight decay must be finite and >= 0, got {}",
