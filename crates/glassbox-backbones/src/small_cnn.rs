@@ -103,7 +103,12 @@ impl SmallCnn {
     /// Validate an input batch (shape and finiteness) with typed errors.
     pub fn check_input(&self, images: &Tensor<4>) -> Result<()> {
         let expected = format!("[N, {}, H, W] with H, W >= 4", self.in_channels);
-        check_dims(images, "SmallCnn input", [None, Some(self.in_channels), None, None], &expected)?;
+        check_dims(
+            images,
+            "SmallCnn input",
+            [None, Some(self.in_channels), None, None],
+            &expected,
+        )?;
         let [_, _, h, w] = images.dims();
         if h < 4 || w < 4 {
             return Err(Error::shape("SmallCnn input", expected, &images.dims()));
@@ -121,15 +126,30 @@ impl MultiLevelBackbone for SmallCnn {
     fn feature_levels(&self) -> Vec<FeatureLevel> {
         let [w1, w2, w3] = self.widths;
         vec![
-            FeatureLevel { name: "stage1".into(), stride: 1, channels: w1 },
-            FeatureLevel { name: "stage2".into(), stride: 2, channels: w2 },
-            FeatureLevel { name: "stage3".into(), stride: 4, channels: w3 },
+            FeatureLevel {
+                name: "stage1".into(),
+                stride: 1,
+                channels: w1,
+            },
+            FeatureLevel {
+                name: "stage2".into(),
+                stride: 2,
+                channels: w2,
+            },
+            FeatureLevel {
+                name: "stage3".into(),
+                stride: 4,
+                channels: w3,
+            },
         ]
     }
 
     fn forward_levels(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
         let s1 = self.stage1.iter().fold(images, |x, b| b.forward(x));
-        let s2 = self.stage2.iter().fold(self.pool.forward(s1.clone()), |x, b| b.forward(x));
+        let s2 = self
+            .stage2
+            .iter()
+            .fold(self.pool.forward(s1.clone()), |x, b| b.forward(x));
         let s3 = self.stage3.forward(self.pool.forward(s2.clone()));
         vec![s1, s2, s3]
     }
@@ -144,7 +164,10 @@ impl Classifier for SmallCnn {
 impl FeatureClassifier for SmallCnn {
     fn features(&self, images: Tensor<4>) -> Tensor<4> {
         let s1 = self.stage1.iter().fold(images, |x, b| b.forward(x));
-        let s2 = self.stage2.iter().fold(self.pool.forward(s1), |x, b| b.forward(x));
+        let s2 = self
+            .stage2
+            .iter()
+            .fold(self.pool.forward(s1), |x, b| b.forward(x));
         self.stage3.forward(self.pool.forward(s2))
     }
 

@@ -15,7 +15,12 @@ fn shapes_of_logits_and_levels() {
     let described = model.feature_levels();
     assert_eq!(levels.len(), described.len());
     for (t, l) in levels.iter().zip(&described) {
-        assert_eq!(t.dims(), [3, l.channels, 28 / l.stride, 28 / l.stride], "{}", l.name);
+        assert_eq!(
+            t.dims(),
+            [3, l.channels, 28 / l.stride, 28 / l.stride],
+            "{}",
+            l.name
+        );
     }
     assert_eq!(model.features(x).dims(), [3, 16, 7, 7]);
 }
@@ -24,7 +29,10 @@ fn shapes_of_logits_and_levels() {
 fn feature_split_reproduces_the_forward_pass() {
     let dev = Device::flex();
     // valid(): dropout off, batch norm in inference mode, so both paths are deterministic.
-    let model = SmallCnnConfig::new().with_widths([4, 8, 16]).init(&dev).valid();
+    let model = SmallCnnConfig::new()
+        .with_widths([4, 8, 16])
+        .init(&dev)
+        .valid();
     let x = Tensor::<4>::random([2, 1, 28, 28], burn::tensor::Distribution::Default, &dev);
     let direct = model.logits(x.clone());
     let split = model.classify_features(model.features(x));
@@ -39,12 +47,27 @@ fn bad_inputs_and_configs_are_typed_errors() {
     let model = SmallCnnConfig::new().with_widths([4, 8, 16]).init(&dev);
     let rgb = Tensor::<4>::zeros([1, 3, 28, 28], &dev);
     let err = model.try_forward(rgb).unwrap_err();
-    assert!(matches!(err, Error::Shape { .. }) && err.to_string().contains("[N, 1, H, W]"), "{err}");
+    assert!(
+        matches!(err, Error::Shape { .. }) && err.to_string().contains("[N, 1, H, W]"),
+        "{err}"
+    );
     let tiny = Tensor::<4>::zeros([1, 1, 2, 2], &dev);
     assert!(matches!(model.try_forward(tiny), Err(Error::Shape { .. })));
     let nan = Tensor::<4>::zeros([1, 1, 28, 28], &dev) / 0.0;
-    assert!(matches!(model.try_forward(nan), Err(Error::NonFinite { .. })));
-    assert!(matches!(SmallCnnConfig::new().with_num_classes(1).try_init(&dev), Err(Error::Config(_))));
-    assert!(matches!(SmallCnnConfig::new().with_dropout(1.0).try_init(&dev), Err(Error::Config(_))));
-    assert!(matches!(SmallCnnConfig::new().with_widths([4, 0, 8]).try_init(&dev), Err(Error::Config(_))));
+    assert!(matches!(
+        model.try_forward(nan),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        SmallCnnConfig::new().with_num_classes(1).try_init(&dev),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        SmallCnnConfig::new().with_dropout(1.0).try_init(&dev),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        SmallCnnConfig::new().with_widths([4, 0, 8]).try_init(&dev),
+        Err(Error::Config(_))
+    ));
 }

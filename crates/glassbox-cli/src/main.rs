@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use glassbox::classification::{TrainConfig, evaluate_classifier, prediction_sheet, train_small_cnn};
+use glassbox::classification::{
+    TrainConfig, evaluate_classifier, prediction_sheet, train_small_cnn,
+};
 use glassbox::core::checkpoint::{
     CheckpointPaths, load_checkpoint_config, load_checkpoint_weights, save_checkpoint,
 };
@@ -20,7 +22,11 @@ use glassbox::device::parse_device;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(name = "glassbox", version, about = "Interpretable-by-design deep learning on burn")]
+#[command(
+    name = "glassbox",
+    version,
+    about = "Interpretable-by-design deep learning on burn"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -104,5 +104,7 @@ pub fn load_weights_file<M: Module>(model: M, path: &Path) -> Result<M> {
     })
     .map_err(|_| fail("corrupt burnpack file".into()))?
     .map_err(|e| fail(e.to_string()))?;
-    model.try_load_record(record).map_err(|e| fail(e.to_string()))
+    model
+        .try_load_record(record)
+        .map_err(|e| fail(e.to_string()))
 }

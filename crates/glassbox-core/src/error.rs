@@ -58,7 +58,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file exists where we would write, and overwriting was not requested.
-    #[error("{0} already exists; refusing to overwrite it (pass an explicit overwrite option to replace it)")]
+    #[error(
+        "{0} already exists; refusing to overwrite it (pass an explicit overwrite option to replace it)"
+    )]
     AlreadyExists(PathBuf),
     /// A file's content is not in the expected format.
     #[error("bad format in {what}: {reason}")]

@@ -79,7 +79,11 @@ pub struct AttributionRecord {
 
 impl Attribution {
     /// Build an attribution, checking that there is one target per sample.
-    pub fn new(relevance: Tensor<4>, targets: Vec<usize>, method: impl Into<String>) -> Result<Self> {
+    pub fn new(
+        relevance: Tensor<4>,
+        targets: Vec<usize>,
+        method: impl Into<String>,
+    ) -> Result<Self> {
         let dims = relevance.dims();
         if dims[0] != targets.len() {
             return Err(Error::shape(
@@ -113,7 +117,11 @@ impl Explanation for Attribution {
     }
 
     fn from_record(record: AttributionRecord, device: &Device) -> Result<Self> {
-        Attribution::new(record.relevance.to_tensor(device)?, record.targets, record.method)
+        Attribution::new(
+            record.relevance.to_tensor(device)?,
+            record.targets,
+            record.method,
+        )
     }
 }
 

@@ -63,7 +63,11 @@ const RED_BLUE: [[u8; 3]; 9] = [
 ];
 
 fn interpolate(anchors: &[[u8; 3]], t: f32) -> [u8; 3] {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let pos = t * (anchors.len() - 1) as f32;
     let i = (pos.floor() as usize).min(anchors.len() - 2);
     let f = pos - i as f32;
@@ -77,7 +81,12 @@ impl Colormap {
     pub fn color(self, t: f32) -> [u8; 3] {
         match self {
             Colormap::Grey => {
-                let v = (if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * 255.0).round() as u8;
+                let v = (if t.is_finite() {
+                    t.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                } * 255.0)
+                    .round() as u8;
                 [v, v, v]
             }
             Colormap::Viridis => interpolate(&VIRIDIS, t),
@@ -284,9 +293,16 @@ impl ImageGrid {
             return Err(Error::Empty("image grid".into()));
         }
         if self.columns == 0 || self.tile.0 == 0 || self.tile.1 == 0 {
-            return Err(Error::config("image grid needs >= 1 column and a non-empty tile"));
+            return Err(Error::config(
+                "image grid needs >= 1 column and a non-empty tile",
+            ));
         }
-        let lines = self.cells.iter().map(|c| c.caption.len()).max().unwrap_or(0) as u32;
+        let lines = self
+            .cells
+            .iter()
+            .map(|c| c.caption.len())
+            .max()
+            .unwrap_or(0) as u32;
         let max_chars = self
             .cells
             .iter()
@@ -319,7 +335,12 @@ impl ImageGrid {
             } else {
                 resize_nearest(&cell.image, self.tile.0, self.tile.1)
             };
-            image::imageops::replace(&mut canvas, &tile, (tx + border) as i64, (y0 + border) as i64);
+            image::imageops::replace(
+                &mut canvas,
+                &tile,
+                (tx + border) as i64,
+                (y0 + border) as i64,
+            );
             for (l, line) in cell.caption.iter().enumerate() {
                 let y = y0 + self.tile.1 + 2 * border + 1 + l as u32 * (GLYPH_SIZE + 2);
                 draw_text(&mut canvas, x0, y, line, [0, 0, 0]);
@@ -334,7 +355,10 @@ pub fn save_png(image: &RgbImage, path: impl AsRef<Path>, overwrite: bool) -> Re
     let path = path.as_ref();
     let mut bytes = Vec::new();
     image
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .map_err(|e| Error::Image {
             what: path.display().to_string(),
             reason: e.to_string(),

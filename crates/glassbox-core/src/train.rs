@@ -107,6 +107,9 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
+/// An optional per-epoch evaluation callback for [`fit`]: returns an accuracy in `[0, 1]`.
+pub type EvalFn<'a, M> = &'a mut dyn FnMut(&M) -> Result<f64>;
+
 /// Train `model` with `optimizer`.
 ///
 /// * `batches(epoch)` yields the epoch's training batches (so shuffling can depend on the
@@ -123,7 +126,7 @@ pub fn fit<M, B, I>(
     config: &FitConfig,
     mut batches: impl FnMut(usize) -> I,
     mut step: impl FnMut(&M, B) -> StepOutput,
-    mut evaluate: Option<&mut dyn FnMut(&M) -> Result<f64>>,
+    mut evaluate: Option<EvalFn<'_, M>>,
 ) -> Result<(M, Vec<EpochMetrics>)>
 where
     M: Module,
@@ -145,7 +148,9 @@ where
         let (mut loss_sum, mut seen, mut correct, mut has_correct) = (0.0, 0usize, 0usize, false);
         let mut lr = config.learning_rate;
         for (i, batch) in iter.enumerate() {
-            lr = config.schedule.rate(config.learning_rate, global_step, total);
+            lr = config
+                .schedule
+                .rate(config.learning_rate, global_step, total);
             let out = step(&model, batch);
             let loss_value = out.loss.clone().into_scalar::<f64>();
             if !loss_value.is_finite() {
@@ -205,10 +210,7 @@ fn progress_bar(enabled: bool, len: u64, epoch: usize, epochs: usize) -> Progres
 
 /// One human-readable line summarising an epoch.
 pub fn format_epoch(m: &EpochMetrics, epochs: usize) -> String {
-    let mut line = format!(
-        "epoch {}/{}: loss {:.4}",
-        m.epoch, epochs, m.train_loss
-    );
+    let mut line = format!("epoch {}/{}: loss {:.4}", m.epoch, epochs, m.train_loss);
     if let Some(a) = m.train_accuracy {
         line.push_str(&format!(", train acc {:.2}%", 100.0 * a));
     }

@@ -13,7 +13,9 @@ struct Line {
 }
 
 fn line(dev: &Device) -> Line {
-    Line { w: Param::from_tensor(Tensor::zeros([2], dev)) }
+    Line {
+        w: Param::from_tensor(Tensor::zeros([2], dev)),
+    }
 }
 
 /// y = 3x - 1 on four points; SGD on the mean squared error must find w = (3, -1).
@@ -24,8 +26,14 @@ fn batches(dev: &Device) -> Vec<(Tensor<2>, Tensor<1>)> {
 }
 
 fn mse(m: &Line, (x, y): (Tensor<2>, Tensor<1>)) -> StepOutput {
-    let pred = x.matmul(m.w.val().unsqueeze_dim::<2>(1)).squeeze_dim::<1>(1);
-    StepOutput { loss: (pred - y).powi_scalar(2).mean(), correct: None, count: 4 }
+    let pred = x
+        .matmul(m.w.val().unsqueeze_dim::<2>(1))
+        .squeeze_dim::<1>(1);
+    StepOutput {
+        loss: (pred - y).powi_scalar(2).mean(),
+        correct: None,
+        count: 4,
+    }
 }
 
 #[test]
@@ -33,10 +41,26 @@ fn fit_solves_least_squares() {
     let dev = Device::flex().autodiff();
     let data = batches(&dev);
     let mut opt = SgdConfig::new().init();
-    let cfg = FitConfig { epochs: 300, learning_rate: 0.1, schedule: LrSchedule::Constant, progress: false };
-    let (model, history) = fit(line(&dev), &mut opt, &cfg, |_| data.clone().into_iter(), mse, None).unwrap();
+    let cfg = FitConfig {
+        epochs: 300,
+        learning_rate: 0.1,
+        schedule: LrSchedule::Constant,
+        progress: false,
+    };
+    let (model, history) = fit(
+        line(&dev),
+        &mut opt,
+        &cfg,
+        |_| data.clone().into_iter(),
+        mse,
+        None,
+    )
+    .unwrap();
     let w = model.w.val().into_data().try_into_vec_as::<f32>().unwrap();
-    assert!((w[0] - 3.0).abs() < 1e-3 && (w[1] + 1.0).abs() < 1e-3, "{w:?}");
+    assert!(
+        (w[0] - 3.0).abs() < 1e-3 && (w[1] + 1.0).abs() < 1e-3,
+        "{w:?}"
+    );
     assert_eq!(history.len(), 300);
     assert!(history[299].train_loss < 1e-6 && history[0].train_loss > 1.0);
 }
@@ -47,8 +71,21 @@ fn fit_reports_divergence_as_an_error() {
     let data = batches(&dev);
     let mut opt = SgdConfig::new().init();
     // A learning rate far above 2/λ_max makes gradient descent diverge to inf/NaN.
-    let cfg = FitConfig { epochs: 500, learning_rate: 50.0, schedule: LrSchedule::Constant, progress: false };
-    let err = fit(line(&dev), &mut opt, &cfg, |_| data.clone().into_iter(), mse, None).unwrap_err();
+    let cfg = FitConfig {
+        epochs: 500,
+        learning_rate: 50.0,
+        schedule: LrSchedule::Constant,
+        progress: false,
+    };
+    let err = fit(
+        line(&dev),
+        &mut opt,
+        &cfg,
+        |_| data.clone().into_iter(),
+        mse,
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
 }
 
@@ -57,10 +94,23 @@ fn fit_rejects_bad_configs() {
     let dev = Device::flex().autodiff();
     let mut opt = SgdConfig::new().init();
     for cfg in [
-        FitConfig { epochs: 0, ..FitConfig::default() },
-        FitConfig { learning_rate: f64::NAN, ..FitConfig::default() },
+        FitConfig {
+            epochs: 0,
+            ..FitConfig::default()
+        },
+        FitConfig {
+            learning_rate: f64::NAN,
+            ..FitConfig::default()
+        },
     ] {
-        let r = fit(line(&dev), &mut opt, &cfg, |_| batches(&dev).into_iter(), mse, None);
+        let r = fit(
+            line(&dev),
+            &mut opt,
+            &cfg,
+            |_| batches(&dev).into_iter(),
+            mse,
+            None,
+        );
         assert!(matches!(r, Err(Error::Config(_))));
     }
 }
@@ -77,7 +127,9 @@ fn checkpoint_round_trip_and_protection() {
     let dev = Device::flex();
     let dir = std::env::temp_dir().join(format!("glassbox-ckpt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let model = Line { w: Param::from_tensor(Tensor::from_floats([1.5, -2.25], &dev)) };
+    let model = Line {
+        w: Param::from_tensor(Tensor::from_floats([1.5, -2.25], &dev)),
+    };
     save_checkpoint(&model, &serde_json::json!({"name": "line"}), &dir, false).unwrap();
     let cfg: serde_json::Value = load_checkpoint_config(&dir).unwrap();
     assert_eq!(cfg["name"], "line");

@@ -3,8 +3,7 @@
 use burn::prelude::*;
 use glassbox_core::check::{check_dims, check_finite};
 use glassbox_core::{
-    Attribution, BackendKind, Classifier, Error, Explanation, HostTensor, PrototypeEvidence,
-    Target,
+    Attribution, BackendKind, Classifier, Error, Explanation, HostTensor, PrototypeEvidence, Target,
 };
 
 fn logits(dev: &Device) -> Tensor<2> {
@@ -17,14 +16,28 @@ fn target_resolution() {
     let l = logits(&dev);
     assert_eq!(Target::Predicted.resolve(&l).unwrap(), vec![1, 0]);
     assert_eq!(Target::Class(2).resolve(&l).unwrap(), vec![2, 2]);
-    assert_eq!(Target::PerSample(vec![2, 1]).resolve(&l).unwrap(), vec![2, 1]);
+    assert_eq!(
+        Target::PerSample(vec![2, 1]).resolve(&l).unwrap(),
+        vec![2, 1]
+    );
     assert!(matches!(
         Target::Class(3).resolve(&l),
-        Err(Error::OutOfRange { index: 3, bound: 3, .. })
+        Err(Error::OutOfRange {
+            index: 3,
+            bound: 3,
+            ..
+        })
     ));
-    assert!(matches!(Target::PerSample(vec![0]).resolve(&l), Err(Error::Shape { .. })));
+    assert!(matches!(
+        Target::PerSample(vec![0]).resolve(&l),
+        Err(Error::Shape { .. })
+    ));
     let (_, oh) = Target::PerSample(vec![2, 1]).one_hot(&l).unwrap();
-    let selected = (l * oh).sum_dim(1).into_data().try_into_vec_as::<f32>().unwrap();
+    let selected = (l * oh)
+        .sum_dim(1)
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
     assert_eq!(selected, vec![-1.0, 0.0]);
 }
 
@@ -54,14 +67,26 @@ fn attribution_json_round_trip() {
 fn attribution_rejects_inconsistent_data() {
     let dev = Device::flex();
     let rel = Tensor::<4>::zeros([2, 1, 2, 2], &dev);
-    assert!(matches!(Attribution::new(rel, vec![0], "x"), Err(Error::Shape { .. })));
+    assert!(matches!(
+        Attribution::new(rel, vec![0], "x"),
+        Err(Error::Shape { .. })
+    ));
     // A record whose values do not fill its shape.
     let bad = r#"{"relevance":{"shape":[1,1,2,2],"values":[1.0]},"targets":[0],"method":"m"}"#;
-    assert!(matches!(Attribution::from_json(bad, &dev), Err(Error::Shape { .. })));
+    assert!(matches!(
+        Attribution::from_json(bad, &dev),
+        Err(Error::Shape { .. })
+    ));
     // Wrong rank.
     let bad = r#"{"relevance":{"shape":[4],"values":[1,2,3,4]},"targets":[0],"method":"m"}"#;
-    assert!(matches!(Attribution::from_json(bad, &dev), Err(Error::Shape { .. })));
-    assert!(matches!(Attribution::from_json("{not json", &dev), Err(Error::Json { .. })));
+    assert!(matches!(
+        Attribution::from_json(bad, &dev),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        Attribution::from_json("{not json", &dev),
+        Err(Error::Json { .. })
+    ));
 }
 
 #[test]
@@ -74,8 +99,15 @@ fn save_json_never_overwrites_silently() {
     a.save_json(&path, false).unwrap();
     let before = std::fs::read(&path).unwrap();
     let b = Attribution::new(Tensor::<4>::zeros([1, 1, 1, 1], &dev), vec![0], "other").unwrap();
-    assert!(matches!(b.save_json(&path, false), Err(Error::AlreadyExists(_))));
-    assert_eq!(std::fs::read(&path).unwrap(), before, "refused write must leave the file alone");
+    assert!(matches!(
+        b.save_json(&path, false),
+        Err(Error::AlreadyExists(_))
+    ));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "refused write must leave the file alone"
+    );
     b.save_json(&path, true).unwrap();
     assert_eq!(Attribution::load_json(&path, &dev).unwrap().method, "other");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -90,7 +122,11 @@ fn prototype_contributions_are_similarity_times_weight() {
         prototype_classes: vec![0, 1],
         class_weights: Tensor::from_floats([[1.0, -0.5], [0.0, 2.0]], &dev),
     };
-    let c = ev.contributions().into_data().try_into_vec_as::<f32>().unwrap();
+    let c = ev
+        .contributions()
+        .into_data()
+        .try_into_vec_as::<f32>()
+        .unwrap();
     assert_eq!(c, vec![2.0, -1.0, 0.0, 6.0]);
     let back = PrototypeEvidence::from_json(&ev.to_json().unwrap(), &dev).unwrap();
     assert_eq!(back.prototype_classes, vec![0, 1]);
@@ -104,10 +140,16 @@ fn validation_helpers() {
     let err = check_dims(&x, "x", [None, Some(1), None, None], "[N, 1, H, W]").unwrap_err();
     assert!(err.to_string().contains("[N, 1, H, W]") && err.to_string().contains("[2, 3, 4, 4]"));
     let empty = Tensor::<4>::zeros([0, 3, 4, 4], &dev);
-    assert!(matches!(check_dims(&empty, "x", [None; 4], "any"), Err(Error::Empty(_))));
+    assert!(matches!(
+        check_dims(&empty, "x", [None; 4], "any"),
+        Err(Error::Empty(_))
+    ));
     check_finite(&x, "x").unwrap();
     let nan = Tensor::<2>::from_floats([[1.0, f32::NAN], [f32::INFINITY, 0.0]], &dev);
-    assert!(matches!(check_finite(&nan, "x"), Err(Error::NonFinite { count: 2, .. })));
+    assert!(matches!(
+        check_finite(&nan, "x"),
+        Err(Error::NonFinite { count: 2, .. })
+    ));
 }
 
 #[test]
@@ -121,10 +163,16 @@ fn host_tensor_checks_its_shape() {
 #[test]
 fn backend_names_parse() {
     assert_eq!("flex".parse::<BackendKind>().unwrap(), BackendKind::Flex);
-    assert_eq!("CUDA:1".parse::<BackendKind>().unwrap(), BackendKind::Cuda(1));
+    assert_eq!(
+        "CUDA:1".parse::<BackendKind>().unwrap(),
+        BackendKind::Cuda(1)
+    );
     assert_eq!("wgpu".parse::<BackendKind>().unwrap(), BackendKind::Wgpu);
     let err = "tpu".parse::<BackendKind>().unwrap_err().to_string();
-    assert!(err.contains("unknown device 'tpu'") && err.contains("flex"), "{err}");
+    assert!(
+        err.contains("unknown device 'tpu'") && err.contains("flex"),
+        "{err}"
+    );
     assert!("cuda:x".parse::<BackendKind>().is_err());
     assert_eq!(BackendKind::Cuda(2).to_string(), "cuda:2");
 }

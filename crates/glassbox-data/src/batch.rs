@@ -150,7 +150,14 @@ impl BatchConfig {
                 bound: data.len(),
             });
         }
-        Ok(build_batch(data, indices, self.normalize, Augment::default(), None, device))
+        Ok(build_batch(
+            data,
+            indices,
+            self.normalize,
+            Augment::default(),
+            None,
+            device,
+        ))
     }
 }
 
@@ -242,7 +249,11 @@ fn build_batch(
                     if sx < 0 || sx >= w as isize {
                         continue;
                     }
-                    let sx = if flip { w - 1 - sx as usize } else { sx as usize };
+                    let sx = if flip {
+                        w - 1 - sx as usize
+                    } else {
+                        sx as usize
+                    };
                     let v = src[ch * h * w + sy as usize * w + sx] as f32 / 255.0;
                     dst[ch * h * w + y * w + x] = (v - mean) * inv_std;
                 }

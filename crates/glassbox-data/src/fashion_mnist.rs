@@ -30,8 +30,7 @@ pub const CLASS_NAMES: [&str; 10] = [
 
 /// Short class names (at most 8 characters) for captions.
 pub const SHORT_NAMES: [&str; 10] = [
-    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-    "Boot",
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
 ];
 
 /// Per-pixel mean of the Fashion-MNIST training set (pixels scaled to `[0, 1]`).

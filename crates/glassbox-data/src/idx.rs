@@ -207,8 +207,15 @@ pub fn read_idx_file(path: impl AsRef<Path>) -> Result<IdxArray, IdxError> {
 /// Panics only on programmer error: `data.len()` must equal the product of `dims`, and
 /// `dims` must have between 1 and 255 entries each below 2^32.
 pub fn encode_idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
-    assert!(!dims.is_empty() && dims.len() < 256, "IDX rank must be 1..=255");
-    assert_eq!(dims.iter().product::<usize>(), data.len(), "IDX dims/data mismatch");
+    assert!(
+        !dims.is_empty() && dims.len() < 256,
+        "IDX rank must be 1..=255"
+    );
+    assert_eq!(
+        dims.iter().product::<usize>(),
+        data.len(),
+        "IDX dims/data mismatch"
+    );
     let mut out = Vec::with_capacity(4 + 4 * dims.len() + data.len());
     out.extend_from_slice(&[0, 0, IDX_U8, dims.len() as u8]);
     for &d in dims {

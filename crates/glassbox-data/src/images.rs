@@ -130,7 +130,9 @@ impl LabeledImages {
         let mut rng = SplitMix64::new(seed);
         let mut keep = Vec::new();
         for c in 0..self.num_classes() {
-            let mut idx: Vec<usize> = (0..self.len()).filter(|&i| self.labels[i] as usize == c).collect();
+            let mut idx: Vec<usize> = (0..self.len())
+                .filter(|&i| self.labels[i] as usize == c)
+                .collect();
             rng.shuffle(&mut idx);
             keep.extend(idx.into_iter().take(per_class));
         }

@@ -31,11 +31,23 @@ fn gzip_and_xz_are_transparent() {
 
 #[test]
 fn rejects_corrupt_headers() {
-    assert_eq!(parse_idx(&[0, 0]), Err(IdxError::TooShort { need: 4, got: 2 }));
-    assert!(matches!(parse_idx(&[1, 0, 8, 1, 0, 0, 0, 1, 0]), Err(IdxError::BadMagic(_))));
-    assert_eq!(parse_idx(&[0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]), Err(IdxError::UnsupportedType(0x0d)));
+    assert_eq!(
+        parse_idx(&[0, 0]),
+        Err(IdxError::TooShort { need: 4, got: 2 })
+    );
+    assert!(matches!(
+        parse_idx(&[1, 0, 8, 1, 0, 0, 0, 1, 0]),
+        Err(IdxError::BadMagic(_))
+    ));
+    assert_eq!(
+        parse_idx(&[0, 0, 0x0d, 1, 0, 0, 0, 1, 0, 0, 0, 0]),
+        Err(IdxError::UnsupportedType(0x0d))
+    );
     assert_eq!(parse_idx(&[0, 0, 8, 0]), Err(IdxError::ZeroRank));
-    assert_eq!(parse_idx(&[0, 0, 8, 2, 0, 0, 0, 1]), Err(IdxError::TooShort { need: 12, got: 8 }));
+    assert_eq!(
+        parse_idx(&[0, 0, 8, 2, 0, 0, 0, 1]),
+        Err(IdxError::TooShort { need: 12, got: 8 })
+    );
     assert!(matches!(
         parse_idx(&[0, 0, 8, 2, 0, 0, 0, 1, 0, 0, 0, 0]),
         Err(IdxError::ZeroDim { axis: 1, .. })
@@ -51,14 +63,27 @@ fn rejects_truncated_and_trailing_data() {
     let cut = &raw[..raw.len() - 1];
     assert_eq!(
         parse_idx(cut),
-        Err(IdxError::Truncated { dims: vec![3, 2], expected: 6, got: 5 })
+        Err(IdxError::Truncated {
+            dims: vec![3, 2],
+            expected: 6,
+            got: 5
+        })
     );
     let mut long = raw.clone();
     long.push(0);
-    assert_eq!(parse_idx(&long), Err(IdxError::TrailingBytes { dims: vec![3, 2], extra: 1 }));
+    assert_eq!(
+        parse_idx(&long),
+        Err(IdxError::TrailingBytes {
+            dims: vec![3, 2],
+            extra: 1
+        })
+    );
     // A truncated gzip stream is a decompression error, not a panic or short data.
     let gz = gzip(&raw);
-    assert!(matches!(parse_idx(&gz[..gz.len() / 2]), Err(IdxError::Decompress { format: "gzip", .. })));
+    assert!(matches!(
+        parse_idx(&gz[..gz.len() / 2]),
+        Err(IdxError::Decompress { format: "gzip", .. })
+    ));
 }
 
 #[test]

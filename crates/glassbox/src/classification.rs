@@ -187,7 +187,11 @@ pub fn evaluate_classifier<M: Classifier + ?Sized>(
         let logits = model.logits(batch.images);
         let [_, kk] = logits.dims();
         if kk != k {
-            return Err(Error::shape("classifier logits", format!("[N, {k}]"), &logits.dims()));
+            return Err(Error::shape(
+                "classifier logits",
+                format!("[N, {k}]"),
+                &logits.dims(),
+            ));
         }
         predictions.extend(argmax_rows(logits)?);
     }
@@ -257,8 +261,17 @@ pub fn prediction_sheet(
         }
         let name = |k: usize| names.get(k).copied().unwrap_or("?");
         // Grey view of the first channel (colour inputs are shown by their first channel).
-        let pixels: Vec<f32> = data.image(i)[..h * w].iter().map(|&v| v as f32 / 255.0).collect();
-        let tile = heatmap(&pixels, w as u32, h as u32, Colormap::Grey, Normalization::Identity)?;
+        let pixels: Vec<f32> = data.image(i)[..h * w]
+            .iter()
+            .map(|&v| v as f32 / 255.0)
+            .collect();
+        let tile = heatmap(
+            &pixels,
+            w as u32,
+            h as u32,
+            Colormap::Grey,
+            Normalization::Identity,
+        )?;
         let t = data.labels()[i] as usize;
         let border = if p == t { [0, 160, 0] } else { [220, 0, 0] };
         grid.push(

@@ -31,7 +31,9 @@ pub mod device;
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::classification::{Evaluation, TrainConfig, evaluate_classifier, train_small_cnn};
+    pub use crate::classification::{
+        Evaluation, TrainConfig, evaluate_classifier, train_small_cnn,
+    };
     pub use crate::device::{compiled_backends, device, parse_device};
     pub use glassbox_backbones::{MultiLevelBackbone, SmallCnn, SmallCnnConfig};
     pub use glassbox_core::{

@@ -3,7 +3,9 @@
 
 use burn::prelude::*;
 use glassbox::classification::{TrainConfig, argmax_rows, evaluate_classifier, train_small_cnn};
-use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights, save_checkpoint};
+use glassbox::core::checkpoint::{
+    load_checkpoint_config, load_checkpoint_weights, save_checkpoint,
+};
 use glassbox::core::train::FitConfig;
 use glassbox::data::{FashionMnist, Split};
 use glassbox::prelude::*;
@@ -11,7 +13,12 @@ use glassbox::prelude::*;
 fn small_config() -> TrainConfig {
     TrainConfig {
         model: SmallCnnConfig::new().with_widths([8, 16, 32]),
-        fit: FitConfig { epochs: 3, learning_rate: 3e-3, progress: false, ..FitConfig::default() },
+        fit: FitConfig {
+            epochs: 3,
+            learning_rate: 3e-3,
+            progress: false,
+            ..FitConfig::default()
+        },
         batch_size: 32,
         ..TrainConfig::default()
     }
@@ -20,15 +27,25 @@ fn small_config() -> TrainConfig {
 #[test]
 fn tiny_training_run_beats_chance_and_reloads_bit_identically() {
     let dev = Device::flex();
-    let train = FashionMnist::embedded(Split::Train).unwrap().stratified(100, 1).unwrap();
-    let test = FashionMnist::embedded(Split::Test).unwrap().stratified(30, 2).unwrap();
+    let train = FashionMnist::embedded(Split::Train)
+        .unwrap()
+        .stratified(100, 1)
+        .unwrap();
+    let test = FashionMnist::embedded(Split::Test)
+        .unwrap()
+        .stratified(30, 2)
+        .unwrap();
     let config = small_config();
     let (model, history) = train_small_cnn(&config, &train, Some(&test), &dev).unwrap();
     assert_eq!(history.len(), 3);
     let eval = evaluate_classifier(&model, &test, &config.eval_batches(100), &dev).unwrap();
     // Chance is 10%; 1,000 images and three epochs reliably give well over 60%.
     eprintln!("tiny run accuracy {:.3}", eval.accuracy);
-    assert!(eval.accuracy > 0.6, "accuracy {:.3} after a tiny run", eval.accuracy);
+    assert!(
+        eval.accuracy > 0.6,
+        "accuracy {:.3} after a tiny run",
+        eval.accuracy
+    );
     assert_eq!(history[2].eval_accuracy, Some(eval.accuracy));
     assert_eq!(eval.confusion.iter().flatten().sum::<usize>(), test.len());
 
@@ -38,7 +55,10 @@ fn tiny_training_run_beats_chance_and_reloads_bit_identically() {
     let loaded_cfg: TrainConfig = load_checkpoint_config(&dir).unwrap();
     assert_eq!(loaded_cfg, config);
     let loaded = load_checkpoint_weights(loaded_cfg.model.init(&dev), &dir).unwrap();
-    let batch = config.eval_batches(16).batch_of(&test, &(0..16).collect::<Vec<_>>(), &dev).unwrap();
+    let batch = config
+        .eval_batches(16)
+        .batch_of(&test, &(0..16).collect::<Vec<_>>(), &dev)
+        .unwrap();
     let a = model.forward(batch.images.clone()).into_data();
     let b = loaded.forward(batch.images).into_data();
     assert_eq!(a, b, "reloaded logits must be bit-identical");
@@ -47,34 +67,55 @@ fn tiny_training_run_beats_chance_and_reloads_bit_identically() {
 
     // A checkpoint for a different architecture is refused with a typed error.
     let other = SmallCnnConfig::new().with_widths([4, 8, 16]).init(&dev);
-    assert!(matches!(load_checkpoint_weights(other, &dir), Err(Error::Checkpoint { .. })));
+    assert!(matches!(
+        load_checkpoint_weights(other, &dir),
+        Err(Error::Checkpoint { .. })
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn mismatched_data_and_bad_configs_are_rejected() {
     let dev = Device::flex();
-    let train = FashionMnist::embedded(Split::Test).unwrap().stratified(2, 0).unwrap();
+    let train = FashionMnist::embedded(Split::Test)
+        .unwrap()
+        .stratified(2, 0)
+        .unwrap();
     let mut cfg = small_config();
     cfg.model = cfg.model.with_num_classes(5);
-    let err = train_small_cnn(&cfg, &train, None, &dev).unwrap_err().to_string();
+    let err = train_small_cnn(&cfg, &train, None, &dev)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("5 classes"), "{err}");
     let mut cfg = small_config();
     cfg.batch_size = 0;
-    assert!(matches!(train_small_cnn(&cfg, &train, None, &dev), Err(Error::Config(_))));
+    assert!(matches!(
+        train_small_cnn(&cfg, &train, None, &dev),
+        Err(Error::Config(_))
+    ));
     let nan_logits = Tensor::<2>::from_floats([[f32::NAN, 0.0]], &dev);
-    assert!(matches!(argmax_rows(nan_logits), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        argmax_rows(nan_logits),
+        Err(Error::NonFinite { .. })
+    ));
 }
 
 #[test]
 fn device_names_map_to_compiled_backends() {
     assert!(glassbox::device::parse_device("flex").is_ok());
-    let err = glassbox::device::parse_device("nope").unwrap_err().to_string();
+    let err = glassbox::device::parse_device("nope")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown device"), "{err}");
     #[cfg(not(feature = "cuda"))]
     {
-        let err = glassbox::device::parse_device("cuda").unwrap_err().to_string();
-        assert!(err.contains("'cuda' feature") && err.contains("--features cuda"), "{err}");
+        let err = glassbox::device::parse_device("cuda")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'cuda' feature") && err.contains("--features cuda"),
+            "{err}"
+        );
     }
     #[cfg(not(feature = "wgpu"))]
     assert!(glassbox::device::parse_device("wgpu").is_err());

@@ -1,0 +1,99 @@
+//! The `glassbox` binary end to end: a short `train` run writes a checkpoint, a report and a
+//! picture; a second run does not overwrite them; bad options fail with clear messages.
+
+use std::path::Path;
+use std::process::Command;
+
+fn glassbox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(args)
+        .output()
+        .expect("run glassbox")
+}
+
+#[test]
+fn train_writes_checkpoint_report_and_picture() {
+    let out = std::env::temp_dir().join(format!("glassbox-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_str().unwrap();
+    let args = [
+        "train", "--epochs", "1", "--limit", "200", "--quiet", "--out", out_s,
+    ];
+    let run = glassbox(&args);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("test accuracy"));
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let acc = report["test"]["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert_eq!(report["dataset"]["train_images"], 200);
+    assert_eq!(report["dataset"]["test_images"], 2000);
+    let confusion = report["test"]["confusion_matrix"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2000);
+    assert_eq!(report["epochs"].as_array().unwrap().len(), 1);
+    assert!(report["timings_seconds"]["train"].as_f64().unwrap() > 0.0);
+
+    // The picture: 8 columns × 5 rows of 84×84 tiles (4 per class) with captions.
+    let png = image::open(out.join("predictions.png")).unwrap().to_rgb8();
+    let (w, h) = png.dimensions();
+    assert_eq!((w, h), (8 * 88 + 9 * 4, 5 * (88 + 20) + 6 * 4));
+    assert!(out.join("model.bpk").exists() && out.join("config.json").exists());
+
+    // Evaluating the checkpoint reproduces the reported accuracy.
+    let eval = glassbox(&["evaluate", "--checkpoint", out_s]);
+    assert!(
+        eval.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(eval["accuracy"].as_f64().unwrap(), acc);
+
+    // A second run into the same directory refuses and leaves the files alone.
+    let before = std::fs::read(out.join("model.bpk")).unwrap();
+    let again = glassbox(&args);
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("model.bpk")).unwrap(), before);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn bad_options_fail_with_clear_messages() {
+    let out = std::env::temp_dir().join(format!("glassbox-cli-bad-{}", std::process::id()));
+    let out_s = out.to_str().unwrap();
+    let run = glassbox(&["train", "--device", "tpu", "--out", out_s]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("unknown device 'tpu'"));
+
+    let run = glassbox(&["train", "--epochs", "0", "--out", out_s]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("epochs must be >= 1"));
+
+    let run = glassbox(&["train", "--data-dir", "/nonexistent/fmnist", "--out", out_s]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent/fmnist"));
+
+    let run = glassbox(&["evaluate", "--checkpoint", "/nonexistent/ckpt"]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent/ckpt"));
+    assert!(
+        !Path::new(&out).exists(),
+        "failed runs must not create the output directory"
+    );
+}
