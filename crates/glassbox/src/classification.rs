@@ -44,9 +44,11 @@ impl Default for TrainConfig {
             batch_size: 64,
             weight_decay: 5e-4,
             seed: 42,
+            // Measured on the embedded subset (8 epochs): shift 1 without flips gave 88.6%,
+            // shift 2 with flips 88.25%, no augmentation 88.5% (6 epochs). See docs/.
             augment: Augment {
-                max_shift: 2,
-                horizontal_flip: true,
+                max_shift: 1,
+                horizontal_flip: false,
             },
             normalize: (
                 glassbox_data::fashion_mnist::MEAN,
