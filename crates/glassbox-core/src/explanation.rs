@@ -4,6 +4,7 @@
 //! record. That one mechanism gives all of them JSON export, safe saving (never overwriting a
 //! file silently) and loading onto any device.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::prelude::*;
@@ -64,6 +65,8 @@ pub struct Attribution {
     pub targets: Vec<usize>,
     /// The method that produced it (e.g. `"integrated_gradients"`).
     pub method: String,
+    /// The method's parameters (steps, baseline, window, ...), so a result says how it was made.
+    pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
 /// Serialisable form of [`Attribution`].
@@ -75,6 +78,9 @@ pub struct AttributionRecord {
     pub targets: Vec<usize>,
     /// See [`Attribution::method`].
     pub method: String,
+    /// See [`Attribution::parameters`].
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
 impl Attribution {
@@ -96,7 +102,14 @@ impl Attribution {
             relevance,
             targets,
             method: method.into(),
+            parameters: BTreeMap::new(),
         })
+    }
+
+    /// Record a parameter of the method that produced this attribution.
+    pub fn with_parameter(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.parameters.insert(name.to_string(), value.into());
+        self
     }
 
     /// Relevance summed over channels: one `[N, H, W]` map per sample, ready for a heatmap.
@@ -113,15 +126,18 @@ impl Explanation for Attribution {
             relevance: HostTensor::from_tensor(&self.relevance),
             targets: self.targets.clone(),
             method: self.method.clone(),
+            parameters: self.parameters.clone(),
         }
     }
 
     fn from_record(record: AttributionRecord, device: &Device) -> Result<Self> {
-        Attribution::new(
+        let mut a = Attribution::new(
             record.relevance.to_tensor(device)?,
             record.targets,
             record.method,
-        )
+        )?;
+        a.parameters = record.parameters;
+        Ok(a)
     }
 }
 

@@ -11,6 +11,7 @@
 //! | [`core`] | `glassbox-core`: traits, explanation types, rendering, training helpers |
 //! | [`data`] | `glassbox-data`: IDX reader, Fashion-MNIST, batching |
 //! | [`backbones`] | `glassbox-backbones`: `SmallCnn`, multi-level features |
+//! | [`attribution`] | `glassbox-attribution`: Saliency, IG, SmoothGrad, Grad-CAM, Occlusion |
 //!
 //! ## Features
 //! | feature | backend |
@@ -22,6 +23,7 @@
 //!
 //! Pick the device at run time with [`device::parse_device`].
 
+pub use glassbox_attribution as attribution;
 pub use glassbox_backbones as backbones;
 pub use glassbox_core as core;
 pub use glassbox_data as data;

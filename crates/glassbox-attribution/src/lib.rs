@@ -1,0 +1,34 @@
+//! # glassbox-attribution
+//!
+//! Post-hoc attribution baselines for any glassbox model, with one verb in the spirit of
+//! Captum: `method.attribute(&model, inputs, &target) -> Attribution` (also available as
+//! [`glassbox_core::Explainer::explain`]).
+//!
+//! | method | needs | paper |
+//! |---|---|---|
+//! | [`Saliency`] | `Classifier` | Simonyan et al., 2014 |
+//! | [`InputXGradient`] | `Classifier` | Shrikumar et al., 2016 |
+//! | [`IntegratedGradients`] | `Classifier` | Sundararajan et al., 2017 |
+//! | [`SmoothGrad`] (+ SmoothGrad², VarGrad) | `Classifier` | Smilkov et al., 2017; Adebayo et al., 2018 |
+//! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
+//! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
+//!
+//! Every perturbation (IG path points, SmoothGrad samples, occlusion windows) is batched into
+//! as few passes as the `batch_size` option allows. Models should be in inference mode
+//! (`model.valid()`) so that batch norm does not couple the rows of a batch; the model may
+//! live on a plain device — gradients are taken on the autodiff version of the input's device.
+
+mod common;
+pub mod grad_cam;
+pub mod integrated_gradients;
+pub mod occlusion;
+pub mod quadrature;
+pub mod saliency;
+pub mod smooth_grad;
+
+pub use grad_cam::GradCam;
+pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
+pub use occlusion::Occlusion;
+pub use quadrature::IntegrationRule;
+pub use saliency::{InputXGradient, Saliency};
+pub use smooth_grad::{NoiseStatistic, SmoothGrad};

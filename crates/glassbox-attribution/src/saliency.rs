@@ -1,0 +1,78 @@
+//! Saliency (Simonyan, Vedaldi & Zisserman, 2014) and Input × Gradient (Shrikumar et al., 2016).
+
+use burn::prelude::*;
+use glassbox_core::{Attribution, Classifier, Explainer, Result, Target};
+
+use crate::common::{resolve_targets, target_gradients, validate_inputs};
+
+/// Gradient of the target logit with respect to the input; `abs` (Captum's default) takes
+/// its magnitude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Saliency {
+    /// Return `|∂f_c/∂x|` instead of the signed gradient.
+    pub abs: bool,
+}
+
+impl Default for Saliency {
+    fn default() -> Self {
+        Self { abs: true }
+    }
+}
+
+impl Saliency {
+    /// Signed (`abs = false`) or absolute saliency.
+    pub fn new(abs: bool) -> Self {
+        Self { abs }
+    }
+
+    /// Attribute `model`'s `target` output on `inputs` `[N, C, H, W]`.
+    pub fn attribute<M: Classifier + ?Sized>(
+        &self,
+        model: &M,
+        inputs: Tensor<4>,
+        target: &Target,
+    ) -> Result<Attribution> {
+        validate_inputs(&inputs)?;
+        let targets = resolve_targets(model, &inputs, target)?;
+        let (g, _) = target_gradients(model, inputs, &targets);
+        let rel = if self.abs { g.abs() } else { g };
+        Ok(Attribution::new(rel, targets, "saliency")?.with_parameter("abs", self.abs))
+    }
+}
+
+impl<M: Classifier + ?Sized> Explainer<M> for Saliency {
+    type Input = Tensor<4>;
+    type Output = Attribution;
+
+    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
+        self.attribute(model, input, target)
+    }
+}
+
+/// Input × Gradient: `x ⊙ ∂f_c/∂x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InputXGradient;
+
+impl InputXGradient {
+    /// Attribute `model`'s `target` output on `inputs` `[N, C, H, W]`.
+    pub fn attribute<M: Classifier + ?Sized>(
+        &self,
+        model: &M,
+        inputs: Tensor<4>,
+        target: &Target,
+    ) -> Result<Attribution> {
+        validate_inputs(&inputs)?;
+        let targets = resolve_targets(model, &inputs, target)?;
+        let (g, _) = target_gradients(model, inputs.clone(), &targets);
+        Attribution::new(inputs * g, targets, "input_x_gradient")
+    }
+}
+
+impl<M: Classifier + ?Sized> Explainer<M> for InputXGradient {
+    type Input = Tensor<4>;
+    type Output = Attribution;
+
+    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
+        self.attribute(model, input, target)
+    }
+}
