@@ -12,10 +12,11 @@
 //! | [`SmoothGrad`] (+ SmoothGrad², VarGrad) | `Classifier` | Smilkov et al., 2017; Adebayo et al., 2018 |
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
+//! | [`Rise`] | `Classifier` | Petsiuk et al., 2018 |
 //!
-//! Every perturbation (IG path points, SmoothGrad samples, occlusion windows) is batched into
-//! as few passes as the `batch_size` option allows. Models should be in inference mode
-//! (`model.valid()`) so that batch norm does not couple the rows of a batch; the model may
+//! Every perturbation (IG path points, SmoothGrad samples, occlusion windows, RISE masks) is
+//! batched into as few passes as the `batch_size` option allows. Models should be in inference
+//! mode (`model.valid()`) so that batch norm does not couple the rows of a batch; the model may
 //! live on a plain device — gradients are taken on the autodiff version of the input's device.
 
 mod common;
@@ -23,6 +24,7 @@ pub mod grad_cam;
 pub mod integrated_gradients;
 pub mod occlusion;
 pub mod quadrature;
+pub mod rise;
 pub mod saliency;
 pub mod smooth_grad;
 
@@ -30,5 +32,6 @@ pub use grad_cam::GradCam;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
 pub use occlusion::Occlusion;
 pub use quadrature::IntegrationRule;
+pub use rise::Rise;
 pub use saliency::{InputXGradient, Saliency};
 pub use smooth_grad::{NoiseStatistic, SmoothGrad};

@@ -13,7 +13,9 @@ pub mod batch;
 pub mod fashion_mnist;
 pub mod idx;
 mod images;
-pub mod rng;
+
+/// The seeded generator used for shuffling and augmentation (defined in `glassbox-core`).
+pub use glassbox_core::rng;
 
 pub use batch::{Augment, BatchConfig, Batches, ImageBatch, Normalize};
 pub use fashion_mnist::{FashionMnist, Split};

@@ -1,4 +1,4 @@
-//! A tiny seeded generator (SplitMix64) for shuffling and augmentation.
+//! A tiny seeded generator (SplitMix64) for shuffling, augmentation and random masks.
 //!
 //! Data order must be reproducible from one seed on every platform and independent of the
 //! device's RNG, so we keep our own generator instead of a `rand` dependency.
