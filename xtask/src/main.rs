@@ -3,7 +3,12 @@
 //! * `ci`: what `.ci/run` checks — fmt, clippy with `-D warnings`, the workspace tests.
 //! * `fashion-subset`: redraw the embedded Fashion-MNIST subset from the Debian files
 //!   (wraps `scripts/make_fashion_subset.py`, which needs only Python's standard library).
+//! * `compare attribution`: create `.venv` with torch, captum, grad-cam and numpy from PyPI,
+//!   regenerate the Captum fixtures of glassbox-attribution's tests, and time Captum against
+//!   glassbox on SmallCnn, printing the ratios.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 fn run(program: &str, args: &[&str]) -> bool {
@@ -17,10 +22,89 @@ fn run(program: &str, args: &[&str]) -> bool {
     }
 }
 
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    eprintln!("== {program} {}", args.join(" "));
+    let out = Command::new(program).args(args).output().ok()?;
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Parse the flat `{"name": seconds, ...}` JSON both timing programs print.
+fn parse_timings(text: &str) -> BTreeMap<String, f64> {
+    let body = text.trim().trim_start_matches('{').trim_end_matches('}');
+    body.split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once(':')?;
+            Some((
+                k.trim().trim_matches('"').to_string(),
+                v.trim().parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn compare_attribution() -> bool {
+    let python = ".venv/bin/python";
+    if !Path::new(python).exists()
+        && !(run("python3", &["-m", "venv", ".venv"])
+            && run(
+                ".venv/bin/pip",
+                &["install", "torch", "captum", "grad-cam", "numpy"],
+            ))
+    {
+        return false;
+    }
+    let fixture = "crates/glassbox-attribution/tests/fixtures/captum_tiny.json";
+    if !run(python, &["xtask/peers/attribution.py", "fixtures", fixture]) {
+        return false;
+    }
+    let Some(peer) = output(python, &["xtask/peers/attribution.py", "timing"]) else {
+        return false;
+    };
+    let ours = output(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "glassbox",
+            "--example",
+            "attribution_timing",
+        ],
+    );
+    let Some(ours) = ours else { return false };
+    let (peer, ours) = (parse_timings(&peer), parse_timings(&ours));
+    println!(
+        "{:<26} {:>12} {:>12} {:>8}",
+        "method (SmallCnn, N=8)", "glassbox s", "captum s", "ratio"
+    );
+    for (name, ours_s) in &ours {
+        if let Some(peer_s) = peer.get(name) {
+            println!(
+                "{name:<26} {ours_s:>12.4} {peer_s:>12.4} {:>8.2}",
+                ours_s / peer_s
+            );
+        }
+    }
+    if let Some(threads) = peer.get("torch_threads") {
+        println!("(torch threads: {threads})");
+    }
+    true
+}
+
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    let ok = match task.as_str() {
-        "ci" => {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ok = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["ci"] => {
             run("cargo", &["fmt", "--all", "--", "--check"])
                 && run(
                     "cargo",
@@ -35,9 +119,10 @@ fn main() -> ExitCode {
                 )
                 && run("cargo", &["test", "--workspace"])
         }
-        "fashion-subset" => run("python3", &["scripts/make_fashion_subset.py"]),
+        ["fashion-subset"] => run("python3", &["scripts/make_fashion_subset.py"]),
+        ["compare", "attribution"] => compare_attribution(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|fashion-subset>");
+            eprintln!("usage: cargo xtask <ci | fashion-subset | compare attribution>");
             false
         }
     };

@@ -63,11 +63,12 @@ impl GradCam {
             .ok_or_else(|| Error::config("the head does not depend on the feature map"))?;
         let act = a.inner();
         let weights = if self.plus_plus {
-            // α = g² / (2g² + Σ_ab A_ab · g³), weights = Σ_ij α · relu(g)  (pytorch-grad-cam).
+            // α = g² / (2g² + Σ_ab A_ab · g³ + ε), weights = Σ_ij α · relu(g), with
+            // pytorch-grad-cam's ε = 1e-6 (it matters: feature gradients are often ~1e-3).
             let g2 = g.clone().square();
             let g3 = g2.clone() * g.clone();
             let sum_a = act.clone().sum_dims(&[2, 3]);
-            let denom = g2.clone() * 2.0 + sum_a * g3 + 1e-7;
+            let denom = g2.clone() * 2.0 + sum_a * g3 + 1e-6;
             let alpha = (g2 / denom).mask_fill(g.clone().equal_elem(0.0), 0.0);
             (alpha * relu(g)).sum_dims(&[2, 3])
         } else {

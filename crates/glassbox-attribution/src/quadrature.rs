@@ -14,7 +14,9 @@ pub enum IntegrationRule {
     RiemannRight,
     /// Midpoint rule: α = (k + ½)/n.
     RiemannMiddle,
-    /// Trapezoid rule on n points from 0 to 1 (ends weighted ½).
+    /// Trapezoid rule on n points from 0 to 1 (ends weighted ½, step 1/(n−1), weights sum
+    /// to 1). Captum's `riemann_trapezoid` uses the same points with step 1/n, so its weights
+    /// sum to (n−1)/n and its attributions are ours times (n−1)/n.
     RiemannTrapezoid,
     /// Gauss–Legendre quadrature on n nodes (Captum's default): exact for polynomials of
     /// degree < 2n.

@@ -258,7 +258,7 @@ fn grad_cam_and_grad_cam_pp_closed_forms() {
     let s = [a[..4].iter().sum::<f32>(), a[4..].iter().sum::<f32>()];
     let weight = |k: usize| {
         let g = w[1][k] / 4.0;
-        let alpha = g * g / (2.0 * g * g + s[k] * g * g * g + 1e-7);
+        let alpha = g * g / (2.0 * g * g + s[k] * g * g * g + 1e-6);
         4.0 * alpha * g.max(0.0)
     };
     let want: Vec<f32> = (0..4)

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Reference numbers and timings from Captum / pytorch-grad-cam for glassbox-attribution.
+
+Run through `cargo xtask compare attribution` (which creates .venv with torch, captum,
+grad-cam and numpy from PyPI), or directly:
+
+    .venv/bin/python xtask/peers/attribution.py fixtures OUT.json
+    .venv/bin/python xtask/peers/attribution.py timing
+
+`fixtures` builds a tiny CNN (conv 1->4, ReLU, conv 4->6, ReLU, global average pool,
+linear 6->3) with torch's default init under seed 0, four 1x8x8 inputs from randn, and writes
+its weights, the inputs and Captum's attributions to OUT.json; the Rust test
+`captum_fixtures.rs` rebuilds the same network with burn ops and compares.
+
+`timing` times Captum on a PyTorch copy of SmallCnn (same layers as glassbox's) for 8 inputs
+of 1x28x28 and prints JSON seconds per call (median of repeats).
+"""
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import captum
+from captum.attr import (IntegratedGradients, InputXGradient, LayerGradCam, NoiseTunnel,
+                         Occlusion, Saliency)
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 3)
+        self.act2 = nn.ReLU()  # a module, so Grad-CAM can hook the post-ReLU feature map
+
+    def features(self, x):
+        return self.act2(self.conv2(torch.relu(self.conv1(x))))
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean(dim=(2, 3)))
+
+
+def tolist(t):
+    return t.detach().cpu().numpy().astype(np.float64).ravel().tolist()
+
+
+def fixtures(out):
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    x = torch.randn(4, 1, 8, 8)
+    target = [0, 1, 2, 0]
+    res = {
+        "_generated_by": "xtask/peers/attribution.py fixtures "
+                         f"(torch {torch.__version__}, captum {captum.__version__})",
+        "weights": {k: {"shape": list(v.shape), "values": tolist(v)}
+                    for k, v in model.state_dict().items()},
+        "input": {"shape": list(x.shape), "values": tolist(x)},
+        "target": target,
+        "logits": tolist(model(x)),
+    }
+    res["saliency_abs"] = tolist(Saliency(model).attribute(x, target=target, abs=True))
+    res["saliency_signed"] = tolist(Saliency(model).attribute(x, target=target, abs=False))
+    res["input_x_gradient"] = tolist(InputXGradient(model).attribute(x, target=target))
+    ig = IntegratedGradients(model)
+    a, d = ig.attribute(x, target=target, n_steps=50, method="gausslegendre",
+                        return_convergence_delta=True)
+    res["ig_gausslegendre_50"] = tolist(a)
+    res["ig_gausslegendre_50_delta"] = tolist(d)
+    a = ig.attribute(x, target=target, n_steps=20, method="riemann_trapezoid")
+    res["ig_trapezoid_20"] = tolist(a)
+    a = ig.attribute(x, target=target, n_steps=20, method="riemann_left",
+                     baselines=0.5)
+    res["ig_left_20_baseline_0.5"] = tolist(a)
+    occ = Occlusion(model).attribute(x, target=target, sliding_window_shapes=(1, 4, 4),
+                                     strides=(1, 2, 2), baselines=0.0)
+    res["occlusion_4x4_s2"] = tolist(occ)
+    gc = LayerGradCam(model, model.act2).attribute(x, target=target, relu_attributions=True)
+    res["grad_cam_relu2"] = tolist(gc)
+    try:
+        from pytorch_grad_cam import GradCAMPlusPlus
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+        with GradCAMPlusPlus(model=model, target_layers=[model.act2]) as cam:
+            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(t) for t in target])
+        res["grad_cam_pp_normalised"] = np.asarray(maps, dtype=np.float64).ravel().tolist()
+    except ImportError:
+        pass
+    with open(out, "w") as f:
+        json.dump(res, f)
+    print(f"wrote {out}")
+
+
+class SmallCnn(nn.Module):
+    """glassbox-backbones' SmallCnn: [32, 64, 128] widths, conv-BN-ReLU blocks."""
+
+    def __init__(self):
+        super().__init__()
+
+        def block(i, o):
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o),
+                                 nn.ReLU())
+        self.stage1 = block(1, 32)
+        self.stage2 = nn.Sequential(block(32, 64), block(64, 64))
+        self.stage3 = block(64, 128)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.pool(self.stage1(x))
+        x = self.pool(self.stage2(x))
+        x = self.stage3(x)
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def timing():
+    torch.manual_seed(0)
+    model = SmallCnn().eval()
+    x = torch.randn(8, 1, 28, 28)
+    target = model(x).argmax(1)
+
+    def t(fn, repeats=5):
+        fn()
+        times = []
+        for _ in range(repeats):
+            s = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - s)
+        return statistics.median(times)
+
+    res = {
+        "torch_threads": torch.get_num_threads(),
+        "saliency": t(lambda: Saliency(model).attribute(x, target=target)),
+        "integrated_gradients_50": t(lambda: IntegratedGradients(model).attribute(
+            x, target=target, n_steps=50)),
+        "smoothgrad_50": t(lambda: NoiseTunnel(Saliency(model)).attribute(
+            x, target=target, nt_type="smoothgrad", nt_samples=50, stdevs=0.15, abs=False)),
+        "occlusion_4x4_s2": t(lambda: Occlusion(model).attribute(
+            x, target=target, sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2))),
+        "grad_cam": t(lambda: LayerGradCam(model, model.stage3).attribute(x, target=target)),
+    }
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "fixtures":
+        fixtures(sys.argv[2])
+    else:
+        timing()
