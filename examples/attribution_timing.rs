@@ -33,16 +33,23 @@ fn main() {
         &dev,
     );
     let t = Target::Predicted;
+    // Optional first argument: rows per forward/backward pass for IG and SmoothGrad.
+    let batch: Option<usize> = std::env::args().nth(1).and_then(|a| a.parse().ok());
     let occlusion = Occlusion::new([4, 4], [2, 2]);
     let smoothgrad = SmoothGrad {
         stdev: 0.15,
         samples: 50,
+        batch_size: batch,
         ..SmoothGrad::default()
+    };
+    let ig = IntegratedGradients {
+        batch_size: batch,
+        ..IntegratedGradients::default()
     };
     let run = |f: &dyn Fn()| median_seconds(f);
     let json = serde_json::json!({
         "saliency": run(&|| { Saliency::default().attribute(&model, x.clone(), &t).unwrap(); }),
-        "integrated_gradients_50": run(&|| { IntegratedGradients::default().attribute(&model, x.clone(), &t).unwrap(); }),
+        "integrated_gradients_50": run(&|| { ig.attribute(&model, x.clone(), &t).unwrap(); }),
         "smoothgrad_50": run(&|| { smoothgrad.attribute(&model, x.clone(), &t).unwrap(); }),
         "occlusion_4x4_s2": run(&|| { occlusion.attribute(&model, x.clone(), &t).unwrap(); }),
         "grad_cam": run(&|| { GradCam::default().attribute(&model, x.clone(), &t).unwrap(); }),

@@ -69,6 +69,28 @@ pub(crate) fn target_gradients<M: Classifier + ?Sized>(
     (gx, scores.inner())
 }
 
+/// Gradients for `target` resolved from the same forward pass that is differentiated, so
+/// `Target::Predicted` costs no extra forward pass. Returns the resolved targets too.
+pub(crate) fn gradients_for_target<M: Classifier + ?Sized>(
+    model: &M,
+    inputs: Tensor<4>,
+    target: &Target,
+) -> Result<(Vec<usize>, Tensor<4>)> {
+    let n = inputs.dims()[0];
+    let x = inputs.inner().autodiff().require_grad();
+    let device = x.device();
+    let logits = model.logits(x.clone());
+    let plain = logits.clone().inner();
+    check_logits(&plain, n)?;
+    let targets = target.resolve(&plain)?;
+    let k = logits.dims()[1];
+    let grads = (logits * one_hot(&targets, k, &device)).sum().backward();
+    let gx = x
+        .grad(&grads)
+        .unwrap_or_else(|| Tensor::zeros(x.dims(), &device).inner());
+    Ok((targets, gx))
+}
+
 /// [`target_gradients`] over many rows, `batch_size` rows per pass (all at once if `None`).
 pub(crate) fn batched_target_gradients<M: Classifier + ?Sized>(
     model: &M,

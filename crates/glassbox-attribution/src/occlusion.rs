@@ -29,7 +29,7 @@ impl Default for Occlusion {
             window: [4, 4],
             stride: [2, 2],
             baseline: 0.0,
-            batch_size: Some(256),
+            batch_size: Some(64),
         }
     }
 }

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use glassbox_core::{Attribution, Classifier, Explainer, Result, Target};
 
-use crate::common::{resolve_targets, target_gradients, validate_inputs};
+use crate::common::{gradients_for_target, validate_inputs};
 
 /// Gradient of the target logit with respect to the input; `abs` (Captum's default) takes
 /// its magnitude.
@@ -33,8 +33,7 @@ impl Saliency {
         target: &Target,
     ) -> Result<Attribution> {
         validate_inputs(&inputs)?;
-        let targets = resolve_targets(model, &inputs, target)?;
-        let (g, _) = target_gradients(model, inputs, &targets);
+        let (targets, g) = gradients_for_target(model, inputs, target)?;
         let rel = if self.abs { g.abs() } else { g };
         Ok(Attribution::new(rel, targets, "saliency")?.with_parameter("abs", self.abs))
     }
@@ -62,9 +61,8 @@ impl InputXGradient {
         target: &Target,
     ) -> Result<Attribution> {
         validate_inputs(&inputs)?;
-        let targets = resolve_targets(model, &inputs, target)?;
-        let (g, _) = target_gradients(model, inputs.clone(), &targets);
-        Attribution::new(inputs * g, targets, "input_x_gradient")
+        let (targets, g) = gradients_for_target(model, inputs.clone(), target)?;
+        Attribution::new(inputs.inner() * g, targets, "input_x_gradient")
     }
 }
 
