@@ -13,6 +13,7 @@
 //! | [`checkpoint`] | burnpack weights + JSON config, never overwritten silently |
 //! | [`check`] | input validation returning typed errors |
 //! | [`backend`] | parsing `--device` names |
+//! | [`npy`] | NumPy `.npy` reading and writing of `float32` tensors |
 //! | [`rng`] | a seeded SplitMix64 for data order, augmentation and random masks |
 //!
 //! Library code here never names a backend: it takes `&Device` or reads `tensor.device()`.
@@ -26,6 +27,7 @@ pub mod explanation;
 pub mod host;
 pub mod io;
 pub mod model;
+pub mod npy;
 pub mod render;
 pub mod rng;
 pub mod target;
