@@ -1,7 +1,10 @@
 //! The `glassbox` command-line tool.
 //!
 //! `glassbox train` trains a SmallCnn on Fashion-MNIST and writes a checkpoint, a JSON report
-//! and a PNG sheet of test predictions; `glassbox evaluate` scores a saved checkpoint.
+//! and a PNG sheet of test predictions; `glassbox evaluate` scores a saved checkpoint;
+//! `glassbox explain` attributes its predictions with a post-hoc method.
+
+mod explain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +41,8 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint written by `glassbox train` on the Fashion-MNIST test split.
     Evaluate(EvaluateArgs),
+    /// Attribute a checkpoint's predictions on a .npy or PNG input; write .npy, PNG and JSON.
+    Explain(explain::ExplainArgs),
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
+        Command::Explain(args) => explain::explain(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

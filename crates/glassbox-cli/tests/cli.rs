@@ -97,3 +97,126 @@ fn bad_options_fail_with_clear_messages() {
         "failed runs must not create the output directory"
     );
 }
+
+#[test]
+fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-explain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ckpt = dir.join("ckpt");
+    let ckpt_s = ckpt.to_str().unwrap();
+    let run = glassbox(&[
+        "train", "--epochs", "1", "--limit", "100", "--quiet", "--out", ckpt_s,
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // A model-ready .npy input of two 28×28 images.
+    let values: Vec<f32> = (0..2 * 784)
+        .map(|i| ((i % 28) as f32 / 14.0) - 1.0)
+        .collect();
+    let input = glassbox::core::HostTensor::new(vec![2, 1, 28, 28], values).unwrap();
+    let npy = dir.join("x.npy");
+    glassbox::core::npy::write_npy(&input, &npy, false).unwrap();
+    let out = dir.join("ig");
+    let args = [
+        "explain",
+        "--checkpoint",
+        ckpt_s,
+        "--input",
+        npy.to_str().unwrap(),
+        "--method",
+        "ig",
+        "--steps",
+        "8",
+        "--target",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = glassbox(&args);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let attribution = glassbox::core::npy::read_npy(out.join("attribution.npy")).unwrap();
+    assert_eq!(
+        attribution.shape,
+        vec![2, 1, 28, 28],
+        "same layout as the input"
+    );
+    assert!(attribution.values.iter().all(|v| v.is_finite()));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("attribution.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["method"], "integrated_gradients");
+    assert_eq!(json["targets"], serde_json::json!([3, 3]));
+    assert_eq!(json["parameters"]["steps"], 8);
+    let png = image::open(out.join("attribution.png")).unwrap().to_rgb8();
+    assert!(png.width() > 2 * 84 && png.height() > 2 * 84);
+    // Refuses to overwrite.
+    assert!(!glassbox(&args).status.success());
+
+    // A PNG input works too (Grad-CAM, predicted class).
+    let img = image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * y) % 256) as u8]));
+    let png_in = dir.join("x.png");
+    img.save(&png_in).unwrap();
+    let out2 = dir.join("cam");
+    let run = glassbox(&[
+        "explain",
+        "--checkpoint",
+        ckpt_s,
+        "--input",
+        png_in.to_str().unwrap(),
+        "--method",
+        "gradcam",
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        glassbox::core::npy::read_npy(out2.join("attribution.npy"))
+            .unwrap()
+            .shape,
+        vec![1, 1, 28, 28]
+    );
+
+    // Bad target and bad input are clear errors.
+    let run = glassbox(&[
+        "explain",
+        "--checkpoint",
+        ckpt_s,
+        "--input",
+        npy.to_str().unwrap(),
+        "--target",
+        "10",
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("target class index 10"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::fs::write(dir.join("bad.npy"), b"garbage").unwrap();
+    let run = glassbox(&[
+        "explain",
+        "--checkpoint",
+        ckpt_s,
+        "--input",
+        dir.join("bad.npy").to_str().unwrap(),
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("magic"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -27,7 +27,12 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<HostTensor> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        _ => return Err(bad(what, format!("unsupported .npy format version {major}"))),
+        _ => {
+            return Err(bad(
+                what,
+                format!("unsupported .npy format version {major}"),
+            ));
+        }
     };
     let end = start
         .checked_add(header_len)
@@ -49,10 +54,16 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<HostTensor> {
         8
     } else {
         let d: String = descr.chars().take(8).collect();
-        return Err(bad(what, format!("unsupported dtype {d}: expected '<f4' or '<f8'")));
+        return Err(bad(
+            what,
+            format!("unsupported dtype {d}: expected '<f4' or '<f8'"),
+        ));
     };
     if !field("fortran_order")?.starts_with("False") {
-        return Err(bad(what, "Fortran-ordered arrays are not supported; save with C order"));
+        return Err(bad(
+            what,
+            "Fortran-ordered arrays are not supported; save with C order",
+        ));
     }
     let shape_text = field("shape")?;
     let close = shape_text
@@ -62,7 +73,10 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<HostTensor> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| bad(what, format!("bad dimension '{s}' in shape"))))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| bad(what, format!("bad dimension '{s}' in shape")))
+        })
         .collect::<Result<_>>()?;
     let count = shape
         .iter()

@@ -18,7 +18,10 @@ fn reads_files_numpy_wrote() {
     assert_eq!(b.shape, vec![5]);
     assert_eq!(b.values, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
     // Our encoder produces byte-identical files to NumPy's for float32 C-order arrays.
-    assert_eq!(encode_npy(&a), std::fs::read(format!("{dir}/numpy_2x1x3x4_f4.npy")).unwrap());
+    assert_eq!(
+        encode_npy(&a),
+        std::fs::read(format!("{dir}/numpy_2x1x3x4_f4.npy")).unwrap()
+    );
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn round_trip_and_no_silent_overwrite() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("a.npy");
     write_npy(&t, &path, false).unwrap();
-    assert!(matches!(write_npy(&t, &path, false), Err(Error::AlreadyExists(_))));
+    assert!(matches!(
+        write_npy(&t, &path, false),
+        Err(Error::AlreadyExists(_))
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -47,7 +53,10 @@ fn corrupt_and_unsupported_files_are_typed_errors() {
 
 /// `bytes` with the first occurrence of `from` replaced by `to` (same length).
 fn replace(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let at = bytes.windows(from.len()).position(|w| w == from).expect("pattern present");
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern present");
     let mut out = bytes.to_vec();
     out[at..at + to.len()].copy_from_slice(to);
     out
