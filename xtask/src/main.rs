@@ -6,6 +6,8 @@
 //! * `compare attribution`: create `.venv` with torch, captum, grad-cam and numpy from PyPI,
 //!   regenerate the Captum fixtures of glassbox-attribution's tests, and time Captum against
 //!   glassbox on SmallCnn, printing the ratios.
+//! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
+//!   (needs the `.venv` from `compare attribution` plus `pip install torchvision safetensors`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,8 +123,21 @@ fn main() -> ExitCode {
         }
         ["fashion-subset"] => run("python3", &["scripts/make_fashion_subset.py"]),
         ["compare", "attribution"] => compare_attribution(),
+        ["fixtures", "backbones"] => {
+            Path::new(".venv/bin/python").exists()
+                && run(
+                    ".venv/bin/python",
+                    &[
+                        "xtask/peers/backbones.py",
+                        "fixtures",
+                        "crates/glassbox-backbones/tests/fixtures",
+                    ],
+                )
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | fashion-subset | compare attribution>");
+            eprintln!(
+                "usage: cargo xtask <ci | fashion-subset | compare attribution | fixtures backbones>"
+            );
             false
         }
     };

@@ -4,13 +4,18 @@
 //!
 //! * [`SmallCnn`]: a compact CNN for 28×28 grey images, with its last conv map exposed for
 //!   Grad-CAM and prototype layers;
+//! * [`ResNet`]: ResNet-18/34/50 with torchvision parameter names, and
+//!   [`weights::load_pytorch_safetensors`] to import PyTorch checkpoints;
 //! * [`MultiLevelBackbone`]: the multi-level feature API all backbones implement;
 //! * [`ConvBnRelu`]: the conv–BN–ReLU building block.
 
 pub mod conv_block;
 pub mod features;
+pub mod resnet;
 pub mod small_cnn;
+pub mod weights;
 
 pub use conv_block::{ConvBnRelu, ConvBnReluConfig};
 pub use features::{FeatureLevel, MultiLevelBackbone};
+pub use resnet::{ResNet, ResNetConfig, ResNetDepth};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
