@@ -1,13 +1,15 @@
-//! Times glassbox-attribution on SmallCnn (random weights, 8 random 1×28×28 inputs) with the
-//! configurations `xtask/peers/attribution.py timing` uses for Captum, and prints JSON seconds
-//! per call (median of 5 after one warm-up). `cargo xtask compare attribution` prints the ratios.
+//! Times glassbox-attribution with the configurations `xtask/peers/attribution.py timing`
+//! uses for Captum, and prints JSON seconds per call (median of 5 after one warm-up):
+//! SmallCnn (random weights, 8 random 1×28×28 inputs) and ResNet-18 (random weights, 10
+//! classes, 4 random 3×64×64 inputs; keys prefixed `resnet18/`).
+//! `cargo xtask compare attribution` prints the ratios.
 
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::*;
 use glassbox::attribution::{GradCam, IntegratedGradients, Occlusion, Saliency, SmoothGrad};
-use glassbox::backbones::SmallCnnConfig;
+use glassbox::backbones::{ResNetConfig, ResNetDepth, SmallCnnConfig};
 use glassbox::core::Target;
 
 fn median_seconds(mut f: impl FnMut()) -> f64 {
@@ -54,5 +56,48 @@ fn main() {
         "occlusion_4x4_s2": run(&|| { occlusion.attribute(&model, x.clone(), &t).unwrap(); }),
         "grad_cam": run(&|| { GradCam::default().attribute(&model, x.clone(), &t).unwrap(); }),
     });
+    let mut json = json;
+    let resnet = ResNetConfig::new(ResNetDepth::ResNet18)
+        .with_num_classes(Some(10))
+        .init(&dev)
+        .valid();
+    let xr = Tensor::<4>::random(
+        [4, 3, 64, 64],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &dev,
+    );
+    let timings = [
+        (
+            "resnet18/integrated_gradients_50",
+            run(&|| {
+                ig.attribute(&resnet, xr.clone(), &t).unwrap();
+            }),
+        ),
+        (
+            "resnet18/smoothgrad_50",
+            run(&|| {
+                smoothgrad.attribute(&resnet, xr.clone(), &t).unwrap();
+            }),
+        ),
+        (
+            "resnet18/occlusion_8x8_s4",
+            run(&|| {
+                Occlusion::new([8, 8], [4, 4])
+                    .attribute(&resnet, xr.clone(), &t)
+                    .unwrap();
+            }),
+        ),
+        (
+            "resnet18/grad_cam",
+            run(&|| {
+                GradCam::default()
+                    .attribute(&resnet, xr.clone(), &t)
+                    .unwrap();
+            }),
+        ),
+    ];
+    for (k, v) in timings {
+        json[k] = serde_json::json!(v);
+    }
     println!("{json}");
 }

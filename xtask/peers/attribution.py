@@ -13,7 +13,8 @@ its weights, the inputs and Captum's attributions to OUT.json; the Rust test
 `captum_fixtures.rs` rebuilds the same network with burn ops and compares.
 
 `timing` times Captum on a PyTorch copy of SmallCnn (same layers as glassbox's) for 8 inputs
-of 1x28x28 and prints JSON seconds per call (median of repeats).
+of 1x28x28, and on torchvision's ResNet-18 (10 classes) for 4 inputs of 3x64x64, and prints
+JSON seconds per call (median of repeats). Needs torchvision for the ResNet part.
 """
 import json
 import statistics
@@ -140,6 +141,19 @@ def timing():
             x, target=target, sliding_window_shapes=(1, 4, 4), strides=(1, 2, 2))),
         "grad_cam": t(lambda: LayerGradCam(model, model.stage3).attribute(x, target=target)),
     }
+    import torchvision
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(num_classes=10).eval()
+    xr = torch.randn(4, 3, 64, 64)
+    tr = resnet(xr).argmax(1)
+    res["resnet18/integrated_gradients_50"] = t(lambda: IntegratedGradients(resnet).attribute(
+        xr, target=tr, n_steps=50), repeats=3)
+    res["resnet18/smoothgrad_50"] = t(lambda: NoiseTunnel(Saliency(resnet)).attribute(
+        xr, target=tr, nt_type="smoothgrad", nt_samples=50, stdevs=0.15, abs=False), repeats=3)
+    res["resnet18/occlusion_8x8_s4"] = t(lambda: Occlusion(resnet).attribute(
+        xr, target=tr, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4)), repeats=3)
+    res["resnet18/grad_cam"] = t(lambda: LayerGradCam(resnet, resnet.layer4).attribute(
+        xr, target=tr), repeats=3)
     print(json.dumps(res))
 
 
