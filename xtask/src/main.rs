@@ -81,13 +81,13 @@ fn compare_attribution() -> bool {
     let Some(ours) = ours else { return false };
     let (peer, ours) = (parse_timings(&peer), parse_timings(&ours));
     println!(
-        "{:<26} {:>12} {:>12} {:>8}",
-        "method (SmallCnn, N=8)", "glassbox s", "captum s", "ratio"
+        "{:<34} {:>11} {:>11} {:>7}",
+        "method (SmallCnn N=8, resnet18 N=4)", "glassbox s", "captum s", "ratio"
     );
     for (name, ours_s) in &ours {
         if let Some(peer_s) = peer.get(name) {
             println!(
-                "{name:<26} {ours_s:>12.4} {peer_s:>12.4} {:>8.2}",
+                "{name:<34} {ours_s:>11.4} {peer_s:>11.4} {:>7.2}",
                 ours_s / peer_s
             );
         }
