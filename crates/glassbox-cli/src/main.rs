@@ -5,6 +5,7 @@
 //! `glassbox explain` attributes its predictions with a post-hoc method.
 
 mod explain;
+mod predict;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Attribute a checkpoint's predictions on a .npy or PNG input; write .npy, PNG and JSON.
     Explain(explain::ExplainArgs),
+    /// Run a ResNet with PyTorch-exported safetensors weights on an .npy batch; write logits.
+    Predict(predict::PredictArgs),
 }
 
 #[derive(Args, Debug)]
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
         Command::Explain(args) => explain::explain(args),
+        Command::Predict(args) => predict::predict(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -220,3 +220,89 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("magic"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_reproduces_torchvision_logits_from_safetensors() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../glassbox-backbones/tests/fixtures"
+    );
+    let fx: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{fixtures}/resnet_tiny.json")).unwrap(),
+    )
+    .unwrap();
+    let floats = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-predict-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = glassbox::core::HostTensor::new(vec![2, 3, 32, 32], floats(&fx["input"]["values"]))
+        .unwrap();
+    let x = dir.join("x.npy");
+    glassbox::core::npy::write_npy(&input, &x, false).unwrap();
+    let out = dir.join("logits.npy");
+    let feats = dir.join("features");
+    let weights = format!("{fixtures}/resnet50_tiny.safetensors");
+    let run = glassbox(&[
+        "predict",
+        "--arch",
+        "resnet50",
+        "--weights",
+        &weights,
+        "--input",
+        x.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--num-classes",
+        "5",
+        "--widths",
+        "4,8,16,32",
+        "--stem-width",
+        "8",
+        "--features-out",
+        feats.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let logits = glassbox::core::npy::read_npy(&out).unwrap();
+    assert_eq!(logits.shape, vec![2, 5]);
+    for (g, w) in logits.values.iter().zip(floats(&fx["resnet50"]["logits"])) {
+        assert!((g - w).abs() < 1e-4 * (1.0 + w.abs()), "{g} vs {w}");
+    }
+    assert_eq!(
+        glassbox::core::npy::read_npy(feats.join("stage4.npy"))
+            .unwrap()
+            .shape,
+        vec![2, 128, 1, 1]
+    );
+
+    // Wrong architecture for the weights: a clear error naming tensors.
+    let run = glassbox(&[
+        "predict",
+        "--arch",
+        "resnet18",
+        "--weights",
+        &weights,
+        "--input",
+        x.to_str().unwrap(),
+        "--out",
+        dir.join("other.npy").to_str().unwrap(),
+        "--num-classes",
+        "5",
+        "--widths",
+        "4,8,16,32",
+        "--stem-width",
+        "8",
+    ]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("layer1.0.conv1.weight"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
