@@ -79,5 +79,45 @@ def main(out_dir):
     print(f"wrote fixtures to {out_dir}")
 
 
+def timing():
+    """Same models, batches and thread count as examples/backbone_timing.rs, in PyTorch."""
+    import statistics
+    import time
+    sys.path.insert(0, os.path.dirname(__file__))
+    from attribution import SmallCnn
+
+    def median(f, repeats=7):
+        f()
+        ts = []
+        for _ in range(repeats):
+            s = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - s)
+        return statistics.median(ts)
+
+    res = {"torch_threads": torch.get_num_threads()}
+    torch.manual_seed(0)
+    for name, model, shape in [("small_cnn_b64_28", SmallCnn(), (64, 1, 28, 28)),
+                               ("resnet18_b16_64", torchvision.models.resnet18(num_classes=10),
+                                (16, 3, 64, 64))]:
+        x = torch.randn(*shape)
+        y = torch.ones(shape[0], dtype=torch.long)
+        model.eval()
+        with torch.no_grad():
+            res[f"{name}/forward"] = median(lambda: model(x))
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        res[f"{name}/train_step"] = median(step)
+    print(json.dumps(res))
+
+
 if __name__ == "__main__":
-    main(sys.argv[2] if len(sys.argv) > 2 else "crates/glassbox-backbones/tests/fixtures")
+    if len(sys.argv) > 1 and sys.argv[1] == "timing":
+        timing()
+    else:
+        main(sys.argv[2] if len(sys.argv) > 2 else "crates/glassbox-backbones/tests/fixtures")

@@ -6,6 +6,8 @@
 //! * `compare attribution`: create `.venv` with torch, captum, grad-cam and numpy from PyPI,
 //!   regenerate the Captum fixtures of glassbox-attribution's tests, and time Captum against
 //!   glassbox on SmallCnn, printing the ratios.
+//! * `compare backbones`: time SmallCnn and ResNet-18 forward and training steps against
+//!   PyTorch on the same machine and thread count, printing the ratios.
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (needs the `.venv` from `compare attribution` plus `pip install torchvision safetensors`).
 
@@ -48,6 +50,65 @@ fn parse_timings(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Print a ratio table of two timing maps.
+fn print_ratios(
+    title: &str,
+    peer_name: &str,
+    ours: &BTreeMap<String, f64>,
+    peer: &BTreeMap<String, f64>,
+) {
+    println!(
+        "{title:<34} {:>11} {:>11} {:>7}",
+        "glassbox s",
+        format!("{peer_name} s"),
+        "ratio"
+    );
+    for (name, ours_s) in ours {
+        if let Some(peer_s) = peer.get(name) {
+            println!(
+                "{name:<34} {ours_s:>11.4} {peer_s:>11.4} {:>7.2}",
+                ours_s / peer_s
+            );
+        }
+    }
+    if let Some(threads) = peer.get("torch_threads") {
+        println!("(torch threads: {threads})");
+    }
+}
+
+fn compare_backbones() -> bool {
+    let python = ".venv/bin/python";
+    if !Path::new(python).exists() {
+        eprintln!(
+            "run `cargo xtask compare attribution` first to create .venv, then `.venv/bin/pip install torchvision safetensors`"
+        );
+        return false;
+    }
+    let Some(peer) = output(python, &["xtask/peers/backbones.py", "timing"]) else {
+        return false;
+    };
+    let ours = output(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "glassbox",
+            "--example",
+            "backbone_timing",
+        ],
+    );
+    let Some(ours) = ours else { return false };
+    print_ratios(
+        "model/op",
+        "torch",
+        &parse_timings(&ours),
+        &parse_timings(&peer),
+    );
+    true
+}
+
 fn compare_attribution() -> bool {
     let python = ".venv/bin/python";
     let have_venv = Path::new(python).exists()
@@ -80,21 +141,12 @@ fn compare_attribution() -> bool {
     );
     let Some(ours) = ours else { return false };
     let (peer, ours) = (parse_timings(&peer), parse_timings(&ours));
-    println!(
-        "{:<34} {:>11} {:>11} {:>7}",
-        "method (SmallCnn N=8, resnet18 N=4)", "glassbox s", "captum s", "ratio"
+    print_ratios(
+        "method (SmallCnn N=8, resnet18 N=4)",
+        "captum",
+        &ours,
+        &peer,
     );
-    for (name, ours_s) in &ours {
-        if let Some(peer_s) = peer.get(name) {
-            println!(
-                "{name:<34} {ours_s:>11.4} {peer_s:>11.4} {:>7.2}",
-                ours_s / peer_s
-            );
-        }
-    }
-    if let Some(threads) = peer.get("torch_threads") {
-        println!("(torch threads: {threads})");
-    }
     true
 }
 
@@ -123,6 +175,7 @@ fn main() -> ExitCode {
         }
         ["fashion-subset"] => run("python3", &["scripts/make_fashion_subset.py"]),
         ["compare", "attribution"] => compare_attribution(),
+        ["compare", "backbones"] => compare_backbones(),
         ["fixtures", "backbones"] => {
             Path::new(".venv/bin/python").exists()
                 && run(
@@ -136,7 +189,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | fashion-subset | compare attribution | fixtures backbones>"
+                "usage: cargo xtask <ci | fashion-subset | compare attribution|backbones | fixtures backbones>"
             );
             false
         }
