@@ -158,3 +158,25 @@ pub(crate) fn check_batch_size(batch_size: Option<usize>) -> Result<()> {
     }
     Ok(())
 }
+
+/// Implement [`glassbox_core::Explainer`] for a method whose inherent
+/// `attribute(&self, &M, Tensor<4>, &Target) -> Result<Attribution>` works on any
+/// [`Classifier`], so each method states its one verb once.
+macro_rules! classifier_explainer {
+    ($method:ty) => {
+        impl<M: glassbox_core::Classifier + ?Sized> glassbox_core::Explainer<M> for $method {
+            type Input = burn::prelude::Tensor<4>;
+            type Output = glassbox_core::Attribution;
+
+            fn explain(
+                &self,
+                model: &M,
+                input: burn::prelude::Tensor<4>,
+                target: &glassbox_core::Target,
+            ) -> glassbox_core::Result<glassbox_core::Attribution> {
+                self.attribute(model, input, target)
+            }
+        }
+    };
+}
+pub(crate) use classifier_explainer;

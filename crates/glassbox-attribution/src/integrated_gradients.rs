@@ -6,7 +6,7 @@
 //! `Σ_i IG_i − (f_c(x) − f_c(x'))` is returned per sample (completeness axiom).
 
 use burn::prelude::*;
-use glassbox_core::{Attribution, Classifier, Error, Explainer, Result, Target};
+use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::common::{
     batched_target_gradients, batched_target_scores, check_batch_size, repeat_targets,
@@ -195,11 +195,4 @@ impl IntegratedGradients {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for IntegratedGradients {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(IntegratedGradients);

@@ -4,7 +4,7 @@
 //! window, averaged over the windows that cover it. Elements no window covers get 0.
 
 use burn::prelude::*;
-use glassbox_core::{Attribution, Classifier, Error, Explainer, Result, Target};
+use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::common::{
     batched_target_scores, check_batch_size, repeat_targets, resolve_targets, validate_inputs,
@@ -117,11 +117,4 @@ impl Occlusion {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for Occlusion {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(Occlusion);

@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use glassbox_core::rng::SplitMix64;
-use glassbox_core::{Attribution, Classifier, Error, Explainer, Result, Target};
+use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::common::{check_batch_size, check_logits, one_hot, resolve_targets, validate_inputs};
 
@@ -125,11 +125,4 @@ impl Rise {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for Rise {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(Rise);

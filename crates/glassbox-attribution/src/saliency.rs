@@ -1,7 +1,7 @@
 //! Saliency (Simonyan, Vedaldi & Zisserman, 2014) and Input × Gradient (Shrikumar et al., 2016).
 
 use burn::prelude::*;
-use glassbox_core::{Attribution, Classifier, Explainer, Result, Target};
+use glassbox_core::{Attribution, Classifier, Result, Target};
 
 use crate::common::{gradients_for_target, validate_inputs};
 
@@ -39,14 +39,7 @@ impl Saliency {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for Saliency {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(Saliency);
 
 /// Input × Gradient: `x ⊙ ∂f_c/∂x`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,11 +59,4 @@ impl InputXGradient {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for InputXGradient {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(InputXGradient);

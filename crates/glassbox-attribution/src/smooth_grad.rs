@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use glassbox_core::{Attribution, Classifier, Error, Explainer, Result, Target};
+use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
@@ -106,11 +106,4 @@ impl SmoothGrad {
     }
 }
 
-impl<M: Classifier + ?Sized> Explainer<M> for SmoothGrad {
-    type Input = Tensor<4>;
-    type Output = Attribution;
-
-    fn explain(&self, model: &M, input: Tensor<4>, target: &Target) -> Result<Attribution> {
-        self.attribute(model, input, target)
-    }
-}
+crate::common::classifier_explainer!(SmoothGrad);

@@ -335,3 +335,52 @@ fn bad_inputs_are_typed_errors() {
         Err(Error::Shape { .. })
     ));
 }
+
+#[test]
+fn every_method_is_an_explainer() {
+    use glassbox_attribution::Rise;
+    use glassbox_core::Explainer;
+    fn run<M, E: Explainer<M, Input = Tensor<4>, Output = glassbox_core::Attribution>>(
+        e: &E,
+        m: &M,
+        x: Tensor<4>,
+    ) -> String {
+        e.explain(m, x, &Target::Class(1)).unwrap().method
+    }
+    let dev = dev();
+    let (model, _) = linear(&dev);
+    let (x, _) = inputs(&dev);
+    let names = [
+        run(&Saliency::default(), &model, x.clone()),
+        run(&InputXGradient, &model, x.clone()),
+        run(&IntegratedGradients::default(), &model, x.clone()),
+        run(&SmoothGrad::default(), &model, x.clone()),
+        run(&Occlusion::new([1, 1], [1, 1]), &model, x.clone()),
+        run(
+            &Rise {
+                masks: 4,
+                ..Rise::default()
+            },
+            &model,
+            x.clone(),
+        ),
+    ];
+    assert_eq!(
+        names,
+        [
+            "saliency",
+            "input_x_gradient",
+            "integrated_gradients",
+            "smoothgrad",
+            "occlusion",
+            "rise"
+        ]
+    );
+    let gap = GapLinear {
+        w: Tensor::from_floats([[1.0f32, -2.0], [0.5, 0.25]], &dev),
+    };
+    assert_eq!(
+        run(&GradCam::default(), &gap, Tensor::ones([1, 2, 2, 2], &dev)),
+        "grad_cam"
+    );
+}
