@@ -3,13 +3,15 @@
 //! * `ci`: what `.ci/run` checks — fmt, clippy with `-D warnings`, the workspace tests.
 //! * `fashion-subset`: redraw the embedded Fashion-MNIST subset from the Debian files
 //!   (wraps `scripts/make_fashion_subset.py`, which needs only Python's standard library).
-//! * `compare attribution`: create `.venv` with torch, captum, grad-cam and numpy from PyPI,
-//!   regenerate the Captum fixtures of glassbox-attribution's tests, and time Captum against
-//!   glassbox on SmallCnn, printing the ratios.
+//! * `compare attribution`: regenerate the Captum fixtures of glassbox-attribution's tests,
+//!   and time Captum against glassbox on SmallCnn and ResNet-18, printing the ratios.
 //! * `compare backbones`: time SmallCnn and ResNet-18 forward and training steps against
 //!   PyTorch on the same machine and thread count, printing the ratios.
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
-//!   (needs the `.venv` from `compare attribution` plus `pip install torchvision safetensors`).
+//!   (torchvision's classes, exported as safetensors).
+//!
+//! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy and
+//! safetensors from PyPI on first use.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,78 +78,72 @@ fn print_ratios(
     }
 }
 
-fn compare_backbones() -> bool {
-    let python = ".venv/bin/python";
-    if !Path::new(python).exists() {
-        eprintln!(
-            "run `cargo xtask compare attribution` first to create .venv, then `.venv/bin/pip install torchvision safetensors`"
-        );
-        return false;
-    }
-    let Some(peer) = output(python, &["xtask/peers/backbones.py", "timing"]) else {
+const PYTHON: &str = ".venv/bin/python";
+
+/// Create `.venv` with the Python peers if it is missing.
+fn ensure_venv() -> bool {
+    Path::new(PYTHON).exists()
+        || (run("python3", &["-m", "venv", ".venv"])
+            && run(
+                ".venv/bin/pip",
+                &[
+                    "install",
+                    "torch",
+                    "torchvision",
+                    "captum",
+                    "grad-cam",
+                    "numpy",
+                    "safetensors",
+                ],
+            ))
+}
+
+/// Run the Python peer's timing and our timing example, and print the ratios.
+fn compare_timings(peer_script: &str, example: &str, title: &str, peer_name: &str) -> bool {
+    let Some(peer) = output(PYTHON, &[peer_script, "timing"]) else {
         return false;
     };
-    let ours = output(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "glassbox",
-            "--example",
-            "backbone_timing",
-        ],
-    );
-    let Some(ours) = ours else { return false };
+    let args = [
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "glassbox",
+        "--example",
+        example,
+    ];
+    let Some(ours) = output("cargo", &args) else {
+        return false;
+    };
     print_ratios(
-        "model/op",
-        "torch",
+        title,
+        peer_name,
         &parse_timings(&ours),
         &parse_timings(&peer),
     );
     true
 }
 
+fn compare_backbones() -> bool {
+    ensure_venv()
+        && compare_timings(
+            "xtask/peers/backbones.py",
+            "backbone_timing",
+            "model/op",
+            "torch",
+        )
+}
+
 fn compare_attribution() -> bool {
-    let python = ".venv/bin/python";
-    let have_venv = Path::new(python).exists()
-        || (run("python3", &["-m", "venv", ".venv"])
-            && run(
-                ".venv/bin/pip",
-                &["install", "torch", "captum", "grad-cam", "numpy"],
-            ));
-    if !have_venv {
-        return false;
-    }
     let fixture = "crates/glassbox-attribution/tests/fixtures/captum_tiny.json";
-    if !run(python, &["xtask/peers/attribution.py", "fixtures", fixture]) {
-        return false;
-    }
-    let Some(peer) = output(python, &["xtask/peers/attribution.py", "timing"]) else {
-        return false;
-    };
-    let ours = output(
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "glassbox",
-            "--example",
+    ensure_venv()
+        && run(PYTHON, &["xtask/peers/attribution.py", "fixtures", fixture])
+        && compare_timings(
+            "xtask/peers/attribution.py",
             "attribution_timing",
-        ],
-    );
-    let Some(ours) = ours else { return false };
-    let (peer, ours) = (parse_timings(&peer), parse_timings(&ours));
-    print_ratios(
-        "method (SmallCnn N=8, resnet18 N=4)",
-        "captum",
-        &ours,
-        &peer,
-    );
-    true
+            "method (SmallCnn N=8, resnet18 N=4)",
+            "captum",
+        )
 }
 
 fn main() -> ExitCode {
@@ -177,9 +173,9 @@ fn main() -> ExitCode {
         ["compare", "attribution"] => compare_attribution(),
         ["compare", "backbones"] => compare_backbones(),
         ["fixtures", "backbones"] => {
-            Path::new(".venv/bin/python").exists()
+            ensure_venv()
                 && run(
-                    ".venv/bin/python",
+                    PYTHON,
                     &[
                         "xtask/peers/backbones.py",
                         "fixtures",
