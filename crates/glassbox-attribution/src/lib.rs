@@ -13,6 +13,7 @@
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
 //! | [`Rise`] | `Classifier` | Petsiuk et al., 2018 |
+//! | [`SupportAttributor`] (saliency, IxG, IG over support images) | `FewShotSegmenter` | gradient baselines for matching-based segmentation |
 //!
 //! Every perturbation (IG path points, SmoothGrad samples, occlusion windows, RISE masks) is
 //! batched into as few passes as the `batch_size` option allows. Models should be in inference
@@ -27,6 +28,7 @@ pub mod quadrature;
 pub mod rise;
 pub mod saliency;
 pub mod smooth_grad;
+pub mod support;
 
 pub use grad_cam::GradCam;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
@@ -35,3 +37,4 @@ pub use quadrature::IntegrationRule;
 pub use rise::Rise;
 pub use saliency::{InputXGradient, Saliency};
 pub use smooth_grad::{NoiseStatistic, SmoothGrad};
+pub use support::{SupportAttributor, SupportMethod};

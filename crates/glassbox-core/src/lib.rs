@@ -41,7 +41,7 @@ pub use explanation::{
     PrototypeEvidence, PrototypeEvidenceRecord, SupportAttribution, SupportAttributionRecord,
 };
 pub use host::HostTensor;
-pub use model::{Classifier, FeatureClassifier, FewShotSegmenter};
+pub use model::{Classifier, FeatureClassifier, FewShotInput, FewShotSegmenter};
 pub use target::Target;
 
 /// Seed burn's random number generator on `device` (parameter init, dropout, `Tensor::random`).

@@ -66,3 +66,47 @@ where
         self(query, support_images, support_masks)
     }
 }
+
+/// One few-shot segmentation input: queries with their annotated support shots.
+#[derive(Debug, Clone)]
+pub struct FewShotInput {
+    /// Query images `[N, C, H, W]`.
+    pub query: Tensor<4>,
+    /// Support images `[N, S, C, H, W]` (`S >= 1` shots per query).
+    pub support_images: Tensor<5>,
+    /// Binary support masks `[N, S, H, W]` (1 = foreground).
+    pub support_masks: Tensor<4>,
+}
+
+impl FewShotInput {
+    /// Check shapes agree (same N, C, H, W throughout, at least one shot) and values are finite.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::Error;
+        let [n, c, h, w] = self.query.dims();
+        let [sn, s, sc, sh, sw] = self.support_images.dims();
+        let [mn, ms, mh, mw] = self.support_masks.dims();
+        if s == 0 {
+            return Err(Error::Empty("support set (S = 0 shots)".into()));
+        }
+        if n == 0 {
+            return Err(Error::Empty("query batch".into()));
+        }
+        if [sn, sc, sh, sw] != [n, c, h, w] {
+            return Err(Error::shape(
+                "support images",
+                format!("[{n}, S, {c}, {h}, {w}] (matching the query)"),
+                &self.support_images.dims(),
+            ));
+        }
+        if [mn, ms, mh, mw] != [n, s, h, w] {
+            return Err(Error::shape(
+                "support masks",
+                format!("[{n}, {s}, {h}, {w}]"),
+                &self.support_masks.dims(),
+            ));
+        }
+        crate::check::check_finite(&self.query, "query images")?;
+        crate::check::check_finite(&self.support_images, "support images")?;
+        crate::check::check_finite(&self.support_masks, "support masks")
+    }
+}
