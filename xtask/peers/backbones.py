@@ -76,7 +76,40 @@ def main(out_dir):
             report[name] = {"logits": values(m(x)), "stages": stages}
     with open(os.path.join(out_dir, "resnet_tiny.json"), "w") as f:
         json.dump(report, f)
+    vit_fixture(out_dir)
     print(f"wrote fixtures to {out_dir}")
+
+
+def vit_fixture(out_dir):
+    """timm's VisionTransformer, reduced: 32x32 input, patch 8, width 16, depth 3, 2 heads,
+    MLP ratio 2, 5 classes; every parameter (LayerNorms included) randomised under seed 1."""
+    import timm
+    from timm.models.vision_transformer import VisionTransformer
+    torch.manual_seed(1)
+    m = VisionTransformer(img_size=32, patch_size=8, in_chans=3, num_classes=5, embed_dim=16,
+                          depth=3, num_heads=2, mlp_ratio=2.0).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+    x = torch.randn(2, 3, 32, 32)
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()},
+              os.path.join(out_dir, "vit_tiny.safetensors"))
+    with torch.no_grad():
+        h = m._pos_embed(m.patch_embed(x))
+        blocks = []
+        for blk in m.blocks:
+            h = blk(h)
+            blocks.append({"shape": list(h.shape), "values": values(h)})
+        logits = m(x)
+    report = {
+        "_generated_by": f"xtask/peers/backbones.py (torch {torch.__version__}, timm "
+                         f"{timm.__version__}); see vit_fixture's docstring",
+        "input": {"shape": list(x.shape), "values": values(x)},
+        "logits": values(logits),
+        "blocks": blocks,
+    }
+    with open(os.path.join(out_dir, "vit_tiny.json"), "w") as f:
+        json.dump(report, f)
 
 
 def timing():
