@@ -97,13 +97,14 @@ pub struct VisionTransformer {
 impl VisionTransformerConfig {
     /// Check value ranges.
     pub fn validate(&self) -> Result<()> {
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(Error::config(format!(
                 "image size {} must be a positive multiple of the patch size {}",
                 self.image_size, self.patch_size
             )));
         }
-        if self.depth == 0 || self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+        if self.depth == 0 || self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads)
+        {
             return Err(Error::config(format!(
                 "ViT needs depth >= 1 and embed_dim ({}) divisible by num_heads ({})",
                 self.embed_dim, self.num_heads
