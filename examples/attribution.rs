@@ -15,7 +15,7 @@ use burn::prelude::*;
 use glassbox::attribution::{
     GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
 };
-use glassbox::classification::{TrainConfig, train_small_cnn};
+use glassbox::classification::{TrainConfig, train_classifier};
 use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
 use glassbox::core::render::{
     Colormap, ImageGrid, Normalization, heatmap, overlay, resize_nearest, save_png,
@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         let mut config = TrainConfig::default();
         config.fit.epochs = 1;
         let train = FashionMnist::embedded(Split::Train)?;
-        (train_small_cnn(&config, &train, None, &device)?.0, config)
+        (train_classifier(&config, &train, None, &device)?.0, config)
     };
 
     // One image of each of the first 8 classes.

@@ -8,7 +8,7 @@
 //! cargo run --release -p glassbox --example quickstart -- 8       # more epochs, better accuracy
 //! ```
 
-use glassbox::classification::{TrainConfig, evaluate_classifier, train_small_cnn};
+use glassbox::classification::{TrainConfig, evaluate_classifier, train_classifier};
 use glassbox::core::checkpoint::{
     load_checkpoint_config, load_checkpoint_weights, save_checkpoint,
 };
@@ -33,7 +33,7 @@ fn main() -> glassbox::core::Result<()> {
     // 3. Configure and train. Every hyper-parameter lives in one serde-able config.
     let mut config = TrainConfig::default();
     config.fit.epochs = epochs;
-    let (model, history) = train_small_cnn(&config, &train, None, &device)?;
+    let (model, history) = train_classifier(&config, &train, None, &device)?;
     println!(
         "trained {} epochs, final loss {:.4}",
         history.len(),

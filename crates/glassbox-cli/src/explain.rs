@@ -8,7 +8,6 @@ use clap::{Args, ValueEnum};
 use glassbox::attribution::{
     GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
 };
-use glassbox::backbones::SmallCnn;
 use glassbox::classification::TrainConfig;
 use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
 use glassbox::core::npy::{read_npy, write_npy};
@@ -18,6 +17,7 @@ use glassbox::core::render::{
 use glassbox::core::{Attribution, Explanation, HostTensor, Target};
 use glassbox::data::fashion_mnist::SHORT_NAMES;
 use glassbox::device::parse_device;
+use glassbox::image_classifier::ImageClassifier;
 
 /// Attribution method names accepted by `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,18 +95,18 @@ fn load_input(path: &Path, config: &TrainConfig, device: &Device) -> Result<Tens
             path.display()
         ),
     };
-    if host.shape.len() != 4 || host.shape[1] != config.model.in_channels {
+    if host.shape.len() != 4 || host.shape[1] != config.model.in_channels() {
         bail!(
             "input {} has shape {:?}; the model expects [N, {}, H, W]",
             path.display(),
             host.shape,
-            config.model.in_channels
+            config.model.in_channels()
         );
     }
     Ok(host.to_tensor(device)?)
 }
 
-fn attribute(args: &ExplainArgs, model: &SmallCnn, x: Tensor<4>) -> Result<Attribution> {
+fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Result<Attribution> {
     let t = args.target.map_or(Target::Predicted, Target::Class);
     let steps = args.steps;
     if steps == Some(0) {

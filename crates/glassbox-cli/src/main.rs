@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use glassbox::backbones::{ResNetConfig, ResNetDepth};
 use glassbox::classification::{
-    TrainConfig, evaluate_classifier, prediction_sheet, train_small_cnn,
+    TrainConfig, evaluate_classifier, prediction_sheet, train_classifier,
 };
 use glassbox::core::checkpoint::{
     CheckpointPaths, load_checkpoint_config, load_checkpoint_weights, save_checkpoint,
@@ -23,6 +24,7 @@ use glassbox::core::render::save_png;
 use glassbox::data::fashion_mnist::{CLASS_NAMES, SHORT_NAMES};
 use glassbox::data::{FashionMnist, LabeledImages, Split};
 use glassbox::device::parse_device;
+use glassbox::image_classifier::ModelConfig;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -38,7 +40,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train SmallCnn on Fashion-MNIST; write checkpoint, report.json and predictions.png.
+    /// Train a classifier (SmallCnn or ResNet) on Fashion-MNIST; write checkpoint, report.json
+    /// and predictions.png.
     Train(TrainArgs),
     /// Evaluate a checkpoint written by `glassbox train` on the Fashion-MNIST test split.
     Evaluate(EvaluateArgs),
@@ -81,6 +84,12 @@ struct TrainArgs {
     /// A JSON TrainConfig to start from (as written to config.json by a previous run).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Architecture (overrides --config).
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// For ResNets: side the 28×28 images are upsampled to inside the model.
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
     /// Train on at most this many training images (a stratified sample), for quick runs.
     #[arg(long)]
     limit: Option<usize>,
@@ -90,6 +99,36 @@ struct TrainArgs {
     /// Hide the progress bar and per-epoch lines.
     #[arg(long)]
     quiet: bool,
+}
+
+/// Architectures `glassbox train` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Arch {
+    /// SmallCnn (28×28 native).
+    SmallCnn,
+    /// ResNet-18 (grey input, upsampled to --image-size).
+    Resnet18,
+    /// ResNet-34.
+    Resnet34,
+    /// ResNet-50.
+    Resnet50,
+}
+
+impl Arch {
+    fn model(self, image_size: usize) -> ModelConfig {
+        let depth = match self {
+            Arch::SmallCnn => return ModelConfig::default(),
+            Arch::Resnet18 => ResNetDepth::ResNet18,
+            Arch::Resnet34 => ResNetDepth::ResNet34,
+            Arch::Resnet50 => ResNetDepth::ResNet50,
+        };
+        ModelConfig::ResNet {
+            resnet: ResNetConfig::new(depth)
+                .with_num_classes(Some(10))
+                .with_in_channels(1),
+            input_size: Some(image_size),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -137,6 +176,9 @@ fn train(args: TrainArgs) -> Result<()> {
         }
         None => TrainConfig::default(),
     };
+    if let Some(arch) = args.arch {
+        config.model = arch.model(args.image_size);
+    }
     if let Some(e) = args.epochs {
         config.fit.epochs = e;
     }
@@ -179,7 +221,8 @@ fn train(args: TrainArgs) -> Result<()> {
     };
     if !args.quiet {
         eprintln!(
-            "training SmallCnn on {source}: {} train / {} test images, {} epochs, device {}",
+            "training {} on {source}: {} train / {} test images, {} epochs, device {}",
+            config.model.name(),
             train_set.len(),
             test_set.len(),
             config.fit.epochs,
@@ -188,7 +231,7 @@ fn train(args: TrainArgs) -> Result<()> {
     }
 
     let train_start = Instant::now();
-    let (model, history) = train_small_cnn(&config, &train_set, None, &device)?;
+    let (model, history) = train_classifier(&config, &train_set, None, &device)?;
     let train_seconds = train_start.elapsed().as_secs_f64();
 
     let base = device.clone().inner();
@@ -202,7 +245,7 @@ fn train(args: TrainArgs) -> Result<()> {
     save_png(&sheet, &sheet_path, args.force)?;
 
     let report = json!({
-        "model": "SmallCnn",
+        "model": config.model.name(),
         "dataset": {
             "source": source,
             "train_images": train_set.len(),

@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
+use crate::image_classifier::{ImageClassifier, ModelConfig};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::AdamWConfig;
 use burn::prelude::*;
-use glassbox_backbones::{SmallCnn, SmallCnnConfig};
 use glassbox_core::train::{EpochMetrics, FitConfig, StepOutput, fit};
 use glassbox_core::{Classifier, Error, Result};
 use glassbox_data::{Augment, BatchConfig, LabeledImages};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// The model.
-    pub model: SmallCnnConfig,
+    pub model: ModelConfig,
     /// Epochs, learning rate and schedule.
     pub fit: FitConfig,
     /// Images per training batch.
@@ -35,7 +35,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            model: SmallCnnConfig::new(),
+            model: ModelConfig::default(),
             fit: FitConfig {
                 epochs: 8,
                 learning_rate: 3e-3,
@@ -87,23 +87,23 @@ impl TrainConfig {
     }
 }
 
-/// Train a [`SmallCnn`] on `train` with `config` on `device` (autodiff is enabled on it
+/// Train an [`ImageClassifier`] on `train` with `config` on `device` (autodiff is enabled on it
 /// internally). If `eval` is given, its accuracy is reported after every epoch.
 ///
 /// Returns the trained model on the plain (inference) device and the per-epoch metrics.
-pub fn train_small_cnn(
+pub fn train_classifier(
     config: &TrainConfig,
     train: &LabeledImages,
     eval: Option<&LabeledImages>,
     device: &Device,
-) -> Result<(SmallCnn, Vec<EpochMetrics>)> {
+) -> Result<(ImageClassifier, Vec<EpochMetrics>)> {
     config.validate()?;
     let [c, _, _] = train.image_shape();
-    if c != config.model.in_channels || train.num_classes() != config.model.num_classes {
+    let classes = config.model.num_classes().unwrap_or(0);
+    if c != config.model.in_channels() || train.num_classes() != classes {
         return Err(Error::config(format!(
-            "model expects {} channel(s) and {} classes, data has {c} channel(s) and {} classes",
-            config.model.in_channels,
-            config.model.num_classes,
+            "model expects {} channel(s) and {classes} classes, data has {c} channel(s) and {} classes",
+            config.model.in_channels(),
             train.num_classes()
         )));
     }
@@ -118,7 +118,7 @@ pub fn train_small_cnn(
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let batching = config.train_batches();
     let eval_batching = config.eval_batches(256);
-    let mut evaluate = |m: &SmallCnn| -> Result<f64> {
+    let mut evaluate = |m: &ImageClassifier| -> Result<f64> {
         let data = eval.expect("only called when eval is given");
         Ok(evaluate_classifier(&m.valid(), data, &eval_batching, &base)?.accuracy)
     };
@@ -131,7 +131,7 @@ pub fn train_small_cnn(
                 .batches(train, epoch, &ad)
                 .expect("batching validated above")
         },
-        |m: &SmallCnn, batch| {
+        |m: &ImageClassifier, batch| {
             let logits = m.forward(batch.images);
             let count = batch.labels.dims()[0];
             let pred = logits.clone().argmax(1).squeeze_dim::<1>(1);
@@ -147,7 +147,7 @@ pub fn train_small_cnn(
             }
         },
         eval.is_some()
-            .then_some(&mut evaluate as &mut dyn FnMut(&SmallCnn) -> Result<f64>),
+            .then_some(&mut evaluate as &mut dyn FnMut(&ImageClassifier) -> Result<f64>),
     )?;
     Ok((model.valid(), history))
 }

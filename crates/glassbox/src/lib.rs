@@ -30,14 +30,18 @@ pub use glassbox_data as data;
 
 pub mod classification;
 pub mod device;
+pub mod image_classifier;
 
 /// The names most programs need.
 pub mod prelude {
     pub use crate::classification::{
-        Evaluation, TrainConfig, evaluate_classifier, train_small_cnn,
+        Evaluation, TrainConfig, evaluate_classifier, train_classifier,
     };
     pub use crate::device::{compiled_backends, device, parse_device};
-    pub use glassbox_backbones::{MultiLevelBackbone, SmallCnn, SmallCnnConfig};
+    pub use crate::image_classifier::{ImageClassifier, ModelConfig};
+    pub use glassbox_backbones::{
+        MultiLevelBackbone, ResNet, ResNetConfig, ResNetDepth, SmallCnn, SmallCnnConfig,
+    };
     pub use glassbox_core::{
         Attribution, BackendKind, Classifier, Error, Explainer, Explanation, FeatureClassifier,
         FewShotSegmenter, Result, Target,

@@ -2,7 +2,7 @@
 //! margin, and a saved model must reload to bit-identical predictions.
 
 use burn::prelude::*;
-use glassbox::classification::{TrainConfig, argmax_rows, evaluate_classifier, train_small_cnn};
+use glassbox::classification::{TrainConfig, argmax_rows, evaluate_classifier, train_classifier};
 use glassbox::core::checkpoint::{
     load_checkpoint_config, load_checkpoint_weights, save_checkpoint,
 };
@@ -12,7 +12,7 @@ use glassbox::prelude::*;
 
 fn small_config() -> TrainConfig {
     TrainConfig {
-        model: SmallCnnConfig::new().with_widths([8, 16, 32]),
+        model: ModelConfig::SmallCnn(SmallCnnConfig::new().with_widths([8, 16, 32])),
         fit: FitConfig {
             epochs: 4,
             learning_rate: 3e-3,
@@ -37,7 +37,7 @@ fn tiny_training_run_beats_chance_and_reloads_bit_identically() {
         .stratified(30, 2)
         .unwrap();
     let config = small_config();
-    let (model, history) = train_small_cnn(&config, &train, Some(&test), &dev).unwrap();
+    let (model, history) = train_classifier(&config, &train, Some(&test), &dev).unwrap();
     assert_eq!(history.len(), 4);
     let eval = evaluate_classifier(&model, &test, &config.eval_batches(100), &dev).unwrap();
     // Chance is 10%. 1,000 images and four epochs reach about 70% here (deterministic on
@@ -68,7 +68,7 @@ fn tiny_training_run_beats_chance_and_reloads_bit_identically() {
     assert_eq!(again.predictions, eval.predictions);
 
     // A checkpoint for a different architecture is refused with a typed error.
-    let other = SmallCnnConfig::new().with_widths([4, 8, 16]).init(&dev);
+    let other = ModelConfig::SmallCnn(SmallCnnConfig::new().with_widths([4, 8, 16])).init(&dev);
     assert!(matches!(
         load_checkpoint_weights(other, &dir),
         Err(Error::Checkpoint { .. })
@@ -84,15 +84,15 @@ fn mismatched_data_and_bad_configs_are_rejected() {
         .stratified(2, 0)
         .unwrap();
     let mut cfg = small_config();
-    cfg.model = cfg.model.with_num_classes(5);
-    let err = train_small_cnn(&cfg, &train, None, &dev)
+    cfg.model = ModelConfig::SmallCnn(SmallCnnConfig::new().with_num_classes(5));
+    let err = train_classifier(&cfg, &train, None, &dev)
         .unwrap_err()
         .to_string();
     assert!(err.contains("5 classes"), "{err}");
     let mut cfg = small_config();
     cfg.batch_size = 0;
     assert!(matches!(
-        train_small_cnn(&cfg, &train, None, &dev),
+        train_classifier(&cfg, &train, None, &dev),
         Err(Error::Config(_))
     ));
     let nan_logits = Tensor::<2>::from_floats([[f32::NAN, 0.0]], &dev);
@@ -121,4 +121,55 @@ fn device_names_map_to_compiled_backends() {
     }
     #[cfg(not(feature = "wgpu"))]
     assert!(glassbox::device::parse_device("wgpu").is_err());
+}
+
+#[test]
+fn a_resnet_trains_on_upsampled_fashion_mnist_and_reloads() {
+    let dev = Device::flex();
+    let train = FashionMnist::embedded(Split::Train)
+        .unwrap()
+        .stratified(50, 3)
+        .unwrap();
+    let test = FashionMnist::embedded(Split::Test)
+        .unwrap()
+        .stratified(20, 4)
+        .unwrap();
+    let config = TrainConfig {
+        model: ModelConfig::ResNet {
+            resnet: ResNetConfig::new(ResNetDepth::ResNet18)
+                .with_num_classes(Some(10))
+                .with_in_channels(1)
+                .with_widths([8, 16, 32, 64])
+                .with_stem_width(8),
+            input_size: Some(32),
+        },
+        ..small_config()
+    };
+    let (model, _) = train_classifier(&config, &train, None, &dev).unwrap();
+    let eval = evaluate_classifier(&model, &test, &config.eval_batches(100), &dev).unwrap();
+    eprintln!("tiny resnet accuracy {:.3}", eval.accuracy);
+    assert!(
+        eval.accuracy > 0.3,
+        "accuracy {:.3} (chance 0.1)",
+        eval.accuracy
+    );
+    assert_eq!(config.model.name(), "resnet18");
+
+    let dir = std::env::temp_dir().join(format!("glassbox-e2e-resnet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    save_checkpoint(&model, &config, &dir, false).unwrap();
+    let cfg: TrainConfig = load_checkpoint_config(&dir).unwrap();
+    assert_eq!(cfg, config);
+    let loaded = load_checkpoint_weights(cfg.model.init(&dev), &dir).unwrap();
+    // Native 28×28 inputs; the model resizes them to 32×32 itself.
+    let batch = config
+        .eval_batches(8)
+        .batch_of(&test, &(0..8).collect::<Vec<_>>(), &dev)
+        .unwrap();
+    assert_eq!(batch.images.dims(), [8, 1, 28, 28]);
+    assert_eq!(
+        model.forward(batch.images.clone()).into_data(),
+        loaded.forward(batch.images).into_data()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
