@@ -17,10 +17,25 @@ pub(crate) fn resolve_targets<M: Classifier + ?Sized>(
     inputs: &Tensor<4>,
     target: &Target,
 ) -> Result<Vec<usize>> {
+    Ok(resolve_targets_and_scores(model, inputs, target)?.0)
+}
+
+/// [`resolve_targets`], also returning the target logits `[N]` of that same forward pass, for
+/// methods that need f_c(x) (IG's delta, occlusion's reference score) without a second pass.
+pub(crate) fn resolve_targets_and_scores<M: Classifier + ?Sized>(
+    model: &M,
+    inputs: &Tensor<4>,
+    target: &Target,
+) -> Result<(Vec<usize>, Tensor<1>)> {
     let n = inputs.dims()[0];
     let logits = model.logits(inputs.clone());
     check_logits(&logits, n)?;
-    target.resolve(&logits)
+    let targets = target.resolve(&logits)?;
+    let k = logits.dims()[1];
+    let scores = (logits * one_hot(&targets, k, &inputs.device()))
+        .sum_dim(1)
+        .squeeze_dim::<1>(1);
+    Ok((targets, scores))
 }
 
 pub(crate) fn check_logits(logits: &Tensor<2>, n: usize) -> Result<()> {

@@ -10,7 +10,7 @@ use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::common::{
     batched_target_gradients, batched_target_scores, check_batch_size, repeat_targets,
-    resolve_targets, validate_inputs,
+    resolve_targets_and_scores, validate_inputs,
 };
 use crate::quadrature::IntegrationRule;
 
@@ -124,17 +124,32 @@ impl IntegratedGradients {
         self
     }
 
-    /// Attribute and return the convergence delta too.
+    /// Attribute and return the convergence delta too (one extra forward pass over the
+    /// baselines).
     pub fn attribute_with_delta<M: Classifier + ?Sized>(
         &self,
         model: &M,
         inputs: Tensor<4>,
         target: &Target,
     ) -> Result<IntegratedGradientsOutput> {
+        let (attribution, delta) = self.run(model, inputs, target, true)?;
+        Ok(IntegratedGradientsOutput {
+            attribution,
+            delta: delta.expect("requested"),
+        })
+    }
+
+    fn run<M: Classifier + ?Sized>(
+        &self,
+        model: &M,
+        inputs: Tensor<4>,
+        target: &Target,
+        with_delta: bool,
+    ) -> Result<(Attribution, Option<Vec<f32>>)> {
         validate_inputs(&inputs)?;
         check_batch_size(self.batch_size)?;
         let (alphas, weights) = self.rule.steps(self.steps)?;
-        let targets = resolve_targets(model, &inputs, target)?;
+        let (targets, f_x) = resolve_targets_and_scores(model, &inputs, target)?;
         let baseline = self.baseline.materialise(&inputs)?;
         let [n, c, h, w] = inputs.dims();
         let s = alphas.len();
@@ -163,23 +178,25 @@ impl IntegratedGradients {
             .squeeze_dim::<4>(1);
         let relevance = diff * avg_grad;
 
-        // Completeness check: f(x) − f(x') against the attribution's sum.
-        let ends = Tensor::cat(vec![inputs, baseline], 0);
-        let mut both = targets.clone();
-        both.extend_from_slice(&targets);
-        let f = batched_target_scores(model, ends, &both, self.batch_size);
-        let gap = f.clone().slice(s![0..n]) - f.slice(s![n..2 * n]);
-        let total = relevance.clone().sum_dims(&[1, 2, 3]).reshape([n]);
-        let delta = (total - gap)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| Error::format("IG delta", format!("{e:?}")))?;
+        // Completeness check: f(x) − f(x') against the attribution's sum; f(x) comes from
+        // the target-resolving pass, so only the baselines need a forward pass.
+        let delta = if with_delta {
+            let f_base = batched_target_scores(model, baseline, &targets, self.batch_size);
+            let total = relevance.clone().sum_dims(&[1, 2, 3]).reshape([n]);
+            let delta = (total - (f_x - f_base))
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .map_err(|e| Error::format("IG delta", format!("{e:?}")))?;
+            Some(delta)
+        } else {
+            None
+        };
 
         let attribution = Attribution::new(relevance, targets, "integrated_gradients")?
             .with_parameter("steps", self.steps)
             .with_parameter("rule", serde_json::to_value(self.rule).unwrap_or_default())
             .with_parameter("baseline", self.baseline.describe());
-        Ok(IntegratedGradientsOutput { attribution, delta })
+        Ok((attribution, delta))
     }
 
     /// Attribute `model`'s `target` output on `inputs` `[N, C, H, W]`.
@@ -189,9 +206,7 @@ impl IntegratedGradients {
         inputs: Tensor<4>,
         target: &Target,
     ) -> Result<Attribution> {
-        Ok(self
-            .attribute_with_delta(model, inputs, target)?
-            .attribution)
+        Ok(self.run(model, inputs, target, false)?.0)
     }
 }
 

@@ -7,7 +7,8 @@ use burn::prelude::*;
 use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::common::{
-    batched_target_scores, check_batch_size, repeat_targets, resolve_targets, validate_inputs,
+    batched_target_scores, check_batch_size, repeat_targets, resolve_targets_and_scores,
+    validate_inputs,
 };
 
 /// Sliding-window occlusion.
@@ -65,12 +66,11 @@ impl Occlusion {
         if !self.baseline.is_finite() {
             return Err(Error::config("occlusion baseline must be finite"));
         }
-        let targets = resolve_targets(model, &inputs, target)?;
+        let (targets, full) = resolve_targets_and_scores(model, &inputs, target)?;
         let device = inputs.device();
         let positions: Vec<(usize, usize)> = (0..=(h - wh) / sh)
             .flat_map(|i| (0..=(w - ww) / sw).map(move |j| (i * sh, j * sw)))
             .collect();
-        let full = batched_target_scores(model, inputs.clone(), &targets, None);
 
         // Positions are processed in chunks so that the masks and occluded copies of one
         // chunk bound the memory: chunk · N rows per forward pass.
