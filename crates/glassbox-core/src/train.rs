@@ -84,8 +84,10 @@ impl LrSchedule {
 pub struct StepOutput {
     /// The scalar loss to differentiate (shape `[1]`).
     pub loss: Tensor<1>,
-    /// Correct predictions in the batch (for running accuracy); `None` if not a classifier.
-    pub correct: Option<usize>,
+    /// Number of correct predictions in the batch as a `[1]` tensor left on the device (for
+    /// running accuracy); `None` if not a classifier. [`fit`] reads it back together with
+    /// the loss, in one transfer per step.
+    pub correct: Option<Tensor<1>>,
     /// Batch size.
     pub count: usize,
 }
@@ -152,7 +154,14 @@ where
                 .schedule
                 .rate(config.learning_rate, global_step, total);
             let out = step(&model, batch);
-            let loss_value = out.loss.clone().into_scalar::<f64>();
+            // One host read per step for both the loss and the correct count.
+            let mut stats = vec![out.loss.clone().inner()];
+            stats.extend(out.correct.iter().map(|c| c.clone().inner()));
+            let stats = Tensor::cat(stats, 0)
+                .into_data()
+                .try_into_vec_as::<f64>()
+                .map_err(|e| Error::format("training step statistics", format!("{e:?}")))?;
+            let loss_value = stats[0];
             if !loss_value.is_finite() {
                 bar.abandon();
                 return Err(Error::NonFinite {
@@ -164,8 +173,8 @@ where
             model = optimizer.step(lr, model, grads);
             loss_sum += loss_value * out.count as f64;
             seen += out.count;
-            if let Some(c) = out.correct {
-                correct += c;
+            if let Some(&c) = stats.get(1) {
+                correct += c.round() as usize;
                 has_correct = true;
             }
             global_step += 1;

@@ -135,11 +135,7 @@ pub fn train_classifier(
             let logits = m.forward(batch.images);
             let count = batch.labels.dims()[0];
             let pred = logits.clone().argmax(1).squeeze_dim::<1>(1);
-            let correct = pred
-                .equal(batch.labels.clone())
-                .int()
-                .sum()
-                .into_scalar::<i64>() as usize;
+            let correct = pred.equal(batch.labels.clone()).float().sum();
             StepOutput {
                 loss: loss_fn.forward(logits, batch.labels),
                 correct: Some(correct),
