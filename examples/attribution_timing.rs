@@ -4,25 +4,17 @@
 //! classes, 4 random 3×64×64 inputs; keys prefixed `resnet18/`).
 //! `cargo xtask compare attribution` prints the ratios.
 
-use std::time::Instant;
-
 use burn::module::Module;
 use burn::prelude::*;
 use glassbox::attribution::{GradCam, IntegratedGradients, Occlusion, Saliency, SmoothGrad};
 use glassbox::backbones::{ResNetConfig, ResNetDepth, SmallCnnConfig};
 use glassbox::core::Target;
 
-fn median_seconds(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut times: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[2]
+#[path = "common/timing.rs"]
+mod timing;
+
+fn median_seconds(f: impl FnMut()) -> f64 {
+    timing::median_seconds(5, f)
 }
 
 fn main() {

@@ -3,8 +3,6 @@
 //! and ResNet-18 (10 classes) at batch 16 on 3×64×64. `cargo xtask compare backbones` runs the
 //! same in PyTorch and prints the ratios.
 
-use std::time::Instant;
-
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -12,17 +10,11 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use glassbox::backbones::{ResNet, ResNetConfig, ResNetDepth, SmallCnn, SmallCnnConfig};
 
-fn median(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..7)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[3]
+#[path = "common/timing.rs"]
+mod timing;
+
+fn median(f: impl FnMut()) -> f64 {
+    timing::median_seconds(7, f)
 }
 
 /// Forward + training-step timings for one model type.

@@ -3,24 +3,16 @@
 //! `xtask/peers/conv_gap.py` runs the same shapes in PyTorch; docs/backbones.md records both,
 //! so the backend gap is tracked separately from our own code.
 
-use std::time::Instant;
-
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-fn median(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..9)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[4]
+#[path = "common/timing.rs"]
+mod timing;
+
+fn median(f: impl FnMut()) -> f64 {
+    timing::median_seconds(9, f)
 }
 
 fn main() {
