@@ -1,0 +1,51 @@
+//! Normalisation and absolute value applied to attributions before scoring.
+//!
+//! Quantus divides by the largest |a| over *everything passed to the call*, so a sample's
+//! score depends on its batch-mates (spec §1.2). glassbox normalises each sample by its own
+//! maximum unless `quantus_compat` asks for the batch-global maximum. As in Quantus,
+//! normalisation comes first and the absolute value second; an all-zero array is left as is.
+
+use crate::MetricBatch;
+
+/// Attributions of every sample, as `f64`, after optional normalisation and `abs`.
+///
+/// `batch_global = true` reproduces Quantus (one maximum over the whole batch).
+pub fn prepare_attributions(
+    batch: &MetricBatch,
+    normalise: bool,
+    abs: bool,
+    batch_global: bool,
+) -> Vec<Vec<f64>> {
+    let n = batch.len();
+    let per = batch.attributions().values.len() / n;
+    let mut out: Vec<Vec<f64>> = batch
+        .attributions()
+        .values
+        .chunks(per)
+        .map(|c| c.iter().map(|&v| v as f64).collect())
+        .collect();
+    if normalise {
+        if batch_global {
+            let m = out.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+            if m > 0.0 {
+                out.iter_mut().flatten().for_each(|v| *v /= m);
+            }
+        } else {
+            for a in &mut out {
+                normalise_by_max(a);
+            }
+        }
+    }
+    if abs {
+        out.iter_mut().flatten().for_each(|v| *v = v.abs());
+    }
+    out
+}
+
+/// Divide by the largest absolute value; leaves an all-zero slice unchanged.
+pub fn normalise_by_max(a: &mut [f64]) {
+    let m = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if m > 0.0 {
+        a.iter_mut().for_each(|v| *v /= m);
+    }
+}
