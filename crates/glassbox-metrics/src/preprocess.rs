@@ -24,22 +24,26 @@ pub fn prepare_attributions(
         .chunks(per)
         .map(|c| c.iter().map(|&v| v as f64).collect())
         .collect();
+    normalise_and_abs(&mut out, normalise, abs, batch_global);
+    out
+}
+
+/// Normalise rows (each by its own maximum |a|, or all by the batch's with `batch_global`),
+/// then take absolute values, in place.
+pub fn normalise_and_abs(rows: &mut [Vec<f64>], normalise: bool, abs: bool, batch_global: bool) {
     if normalise {
         if batch_global {
-            let m = out.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+            let m = rows.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
             if m > 0.0 {
-                out.iter_mut().flatten().for_each(|v| *v /= m);
+                rows.iter_mut().flatten().for_each(|v| *v /= m);
             }
         } else {
-            for a in &mut out {
-                normalise_by_max(a);
-            }
+            rows.iter_mut().for_each(|r| normalise_by_max(r));
         }
     }
     if abs {
-        out.iter_mut().flatten().for_each(|v| *v = v.abs());
+        rows.iter_mut().flatten().for_each(|v| *v = v.abs());
     }
-    out
 }
 
 /// Divide by the largest absolute value; leaves an all-zero slice unchanged.

@@ -6,26 +6,21 @@ use glassbox_core::{Error, HostTensor, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::macros::metric_info;
-use crate::preprocess::{normalise_by_max, prepare_attributions};
+use crate::preprocess::{normalise_and_abs, prepare_attributions};
 use crate::stats::{nan_mean, spearman, ssim};
 use crate::{Context, Metric, MetricBatch, MetricResult};
 
-/// Flattened explanations after normalise/abs, one per image.
-fn flatten(a: &HostTensor, n: usize, normalise: bool, abs: bool) -> Vec<Vec<f64>> {
+/// Flattened explanations after normalise/abs, one per image; `batch_global` normalises by
+/// the maximum over the whole batch, as Quantus does for recomputed explanations too.
+fn flatten(a: &HostTensor, n: usize, normalise: bool, abs: bool, batch_global: bool) -> Vec<Vec<f64>> {
     let per = a.values.len() / n;
-    a.values
+    let mut out: Vec<Vec<f64>> = a
+        .values
         .chunks(per)
-        .map(|c| {
-            let mut v: Vec<f64> = c.iter().map(|&x| x as f64).collect();
-            if normalise {
-                normalise_by_max(&mut v);
-            }
-            if abs {
-                v.iter_mut().for_each(|x| *x = x.abs());
-            }
-            v
-        })
-        .collect()
+        .map(|c| c.iter().map(|&x| x as f64).collect())
+        .collect();
+    normalise_and_abs(&mut out, normalise, abs, batch_global);
+    out
 }
 
 /// Model Parameter Randomisation Test (Adebayo et al. 2018), Quantus' `MPRT`.
@@ -72,7 +67,7 @@ impl Metric for Mprt {
         let a = prepare_attributions(batch, self.normalise, self.abs, self.quantus_compat);
         let correlate = |m: &dyn glassbox_core::Classifier| -> Result<Vec<f64>> {
             let e = ctx.explain(self.name(), m, batch.inputs(), batch.targets())?;
-            let e = flatten(&e, n, self.normalise, self.abs);
+            let e = flatten(&e, n, self.normalise, self.abs, self.quantus_compat);
             Ok(a.iter().zip(&e).map(|(x, y)| spearman(x, y)).collect())
         };
         let original = correlate(model)?;
@@ -135,7 +130,7 @@ impl RandomLogit {
         }
         let a = prepare_attributions(batch, self.normalise, self.abs, self.quantus_compat);
         let e = ctx.explain(self.name(), model, batch.inputs(), off)?;
-        let e = flatten(&e, n, self.normalise, self.abs);
+        let e = flatten(&e, n, self.normalise, self.abs, self.quantus_compat);
         let scores = a.iter().zip(&e).map(|(x, y)| ssim(x, y)).collect();
         Ok(MetricResult::from_scores(self, scores).with_detail("off_classes", off))
     }
