@@ -12,7 +12,13 @@ use crate::{Context, Metric, MetricBatch, MetricResult};
 
 /// Flattened explanations after normalise/abs, one per image; `batch_global` normalises by
 /// the maximum over the whole batch, as Quantus does for recomputed explanations too.
-fn flatten(a: &HostTensor, n: usize, normalise: bool, abs: bool, batch_global: bool) -> Vec<Vec<f64>> {
+fn flatten(
+    a: &HostTensor,
+    n: usize,
+    normalise: bool,
+    abs: bool,
+    batch_global: bool,
+) -> Vec<Vec<f64>> {
     let per = a.values.len() / n;
     let mut out: Vec<Vec<f64>> = a
         .values

@@ -123,12 +123,22 @@ fn setup(attr: &str) -> Setup {
     let fx = fixture();
     let dev = Device::default();
     let model = Tiny::load(&fx, &dev);
-    let y: Vec<usize> = fx["y"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let y: Vec<usize> = fx["y"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
     let batch = MetricBatch::new(host(&fx["x"]), host(&fx[attr]), y)
         .unwrap()
         .with_masks(host(&fx["s"]))
         .unwrap();
-    Setup { fx, model, batch, dev }
+    Setup {
+        fx,
+        model,
+        batch,
+        dev,
+    }
 }
 
 /// The metric `name` with the fixture's parameters and `quantus_compat` on.
@@ -145,7 +155,9 @@ fn configured(fx: &Value, name: &str, extra: Value) -> Box<dyn Metric> {
 
 fn evaluate(s: &Setup, name: &str, extra: Value) -> MetricResult {
     let ctx = Context::new(&s.model, &s.dev).with_engine(PerturbationEngine::new(37));
-    configured(&s.fx, name, extra).evaluate(&ctx, &s.batch).unwrap()
+    configured(&s.fx, name, extra)
+        .evaluate(&ctx, &s.batch)
+        .unwrap()
 }
 
 #[test]
@@ -182,7 +194,13 @@ fn per_sample_scores_match_quantus() {
 fn curves_match_quantus() {
     let s = setup("a");
     let pf = evaluate(&s, "pixel_flipping", json!({}));
-    for (i, (ours, theirs)) in pf.curves.unwrap().iter().zip(s.fx["pixel_flipping_curves"].as_array().unwrap()).enumerate() {
+    for (i, (ours, theirs)) in pf
+        .curves
+        .unwrap()
+        .iter()
+        .zip(s.fx["pixel_flipping_curves"].as_array().unwrap())
+        .enumerate()
+    {
         let theirs = theirs.as_array().unwrap();
         assert_eq!(ours.len(), theirs.len());
         for (o, t) in ours.iter().zip(theirs) {
@@ -204,7 +222,8 @@ fn curves_match_quantus() {
 fn batch_level_metrics_match_quantus() {
     let s = setup("a");
     let sn = evaluate(&s, "sensitivity_n", json!({}));
-    let per_step: Vec<f64> = serde_json::from_value(sn.details["correlation_per_step"].clone()).unwrap();
+    let per_step: Vec<f64> =
+        serde_json::from_value(sn.details["correlation_per_step"].clone()).unwrap();
     let q = quantus(&s.fx, "sensitivity_n");
     assert_eq!(per_step.len(), q.len());
     // Quantus takes softmax differences of ~1e-4 in f32 (cancellation leaves ~3 digits);
@@ -214,12 +233,21 @@ fn batch_level_metrics_match_quantus() {
     }
 
     let road = evaluate(&s, "road", json!({}));
-    let ours: Vec<(u32, f64)> = serde_json::from_value(road.details["accuracy_per_percentage"].clone()).unwrap();
+    let ours: Vec<(u32, f64)> =
+        serde_json::from_value(road.details["accuracy_per_percentage"].clone()).unwrap();
     for (p, acc) in ours {
-        close(acc, s.fx["quantus"]["road"][p.to_string()].as_f64(), &format!("road {p}%"));
+        close(
+            acc,
+            s.fx["quantus"]["road"][p.to_string()].as_f64(),
+            &format!("road {p}%"),
+        );
     }
 
-    let irof = evaluate(&s, "irof", json!({ "segmentation": { "labels": s.fx["segments"] } }));
+    let irof = evaluate(
+        &s,
+        "irof",
+        json!({ "segmentation": { "labels": s.fx["segments"] } }),
+    );
     for (o, t) in irof.per_sample.iter().zip(quantus(&s.fx, "irof")) {
         close(*o, t, "irof");
     }
@@ -249,17 +277,35 @@ fn robustness_and_random_logit_match_quantus() {
         .with_explainer(&explain)
         .with_engine(PerturbationEngine::new(5));
     let noise = Recorded(host(&s.fx["noise"]));
-    let max = MaxSensitivity { nr_samples: 4, ..Default::default() }.evaluate_with(&ctx, &s.batch, &noise).unwrap();
-    let avg = AvgSensitivity { nr_samples: 4, ..Default::default() }.evaluate_with(&ctx, &s.batch, &noise).unwrap();
+    let max = MaxSensitivity {
+        nr_samples: 4,
+        ..Default::default()
+    }
+    .evaluate_with(&ctx, &s.batch, &noise)
+    .unwrap();
+    let avg = AvgSensitivity {
+        nr_samples: 4,
+        ..Default::default()
+    }
+    .evaluate_with(&ctx, &s.batch, &noise)
+    .unwrap();
     for (r, name) in [(max, "max_sensitivity"), (avg, "avg_sensitivity")] {
         for (o, t) in r.per_sample.iter().zip(quantus(&s.fx, name)) {
             close(*o, t, name);
         }
     }
-    let off: Vec<usize> = s.fx["random_logit_off"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-    let rl = RandomLogit { quantus_compat: true, ..Default::default() }
-        .evaluate_with_classes(&ctx, &s.batch, &off)
-        .unwrap();
+    let off: Vec<usize> = s.fx["random_logit_off"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let rl = RandomLogit {
+        quantus_compat: true,
+        ..Default::default()
+    }
+    .evaluate_with_classes(&ctx, &s.batch, &off)
+    .unwrap();
     for (o, t) in rl.per_sample.iter().zip(quantus(&s.fx, "random_logit")) {
         close(*o, t, "random_logit");
     }
@@ -274,11 +320,26 @@ fn correct_mode_differs_where_quantus_is_defective() {
     assert!(pg.per_sample[5].is_nan());
     assert_eq!(quantus(&s.fx, "pointing_game")[5], Some(1.0));
     // Monotonicity: Quantus' curve is constant (always 1); the real insertion curve is not.
-    let m = Monotonicity { features_in_step: 8, ..Default::default() }.evaluate(&ctx, &s.batch).unwrap();
+    let m = Monotonicity {
+        features_in_step: 8,
+        ..Default::default()
+    }
+    .evaluate(&ctx, &s.batch)
+    .unwrap();
     let curves = m.curves.unwrap();
     assert!(curves.iter().any(|c| c.windows(2).any(|w| w[0] != w[1])));
-    let compat = Monotonicity { features_in_step: 8, quantus_compat: true, ..Default::default() }
-        .evaluate(&ctx, &s.batch)
-        .unwrap();
-    assert!(compat.curves.unwrap().iter().all(|c| c.windows(2).all(|w| w[0] == w[1])));
+    let compat = Monotonicity {
+        features_in_step: 8,
+        quantus_compat: true,
+        ..Default::default()
+    }
+    .evaluate(&ctx, &s.batch)
+    .unwrap();
+    assert!(
+        compat
+            .curves
+            .unwrap()
+            .iter()
+            .all(|c| c.windows(2).all(|w| w[0] == w[1]))
+    );
 }

@@ -18,7 +18,7 @@ pub use curves::{
 };
 pub use infidelity::Infidelity;
 pub use irof::{Irof, Segmentation};
-pub use road::{Road, RoadOrder};
+pub use road::{Road, RoadOrder, noisy_linear_imputation};
 
 use glassbox_core::{Classifier, Result};
 
