@@ -5,9 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use clap::{Args, ValueEnum};
-use glassbox::attribution::{
-    GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
-};
 use glassbox::classification::TrainConfig;
 use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
 use glassbox::core::npy::{read_npy, write_npy};
@@ -18,6 +15,7 @@ use glassbox::core::{Attribution, Explanation, HostTensor, Target};
 use glassbox::data::fashion_mnist::SHORT_NAMES;
 use glassbox::device::parse_device;
 use glassbox::image_classifier::ImageClassifier;
+use glassbox::scoring::AttributionMethod;
 
 /// Attribution method names accepted by `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,30 +106,17 @@ fn load_input(path: &Path, config: &TrainConfig, device: &Device) -> Result<Tens
 
 fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Result<Attribution> {
     let t = args.target.map_or(Target::Predicted, Target::Class);
-    let steps = args.steps;
-    if steps == Some(0) {
-        bail!("--steps must be >= 1");
-    }
-    Ok(match args.method {
-        Method::Saliency => Saliency::default().attribute(model, x, &t)?,
-        Method::Ixg => InputXGradient.attribute(model, x, &t)?,
-        Method::Ig => IntegratedGradients::default()
-            .with_steps(steps.unwrap_or(50))
-            .attribute(model, x, &t)?,
-        Method::Smoothgrad => SmoothGrad {
-            samples: steps.unwrap_or(50),
-            ..SmoothGrad::default()
-        }
-        .attribute(model, x, &t)?,
-        Method::Gradcam => GradCam::default().attribute(model, x, &t)?,
-        Method::GradcamPp => GradCam::plus_plus().attribute(model, x, &t)?,
-        Method::Occlusion => Occlusion::default().attribute(model, x, &t)?,
-        Method::Rise => Rise {
-            masks: steps.unwrap_or(1000),
-            ..Rise::default()
-        }
-        .attribute(model, x, &t)?,
-    })
+    let method = match args.method {
+        Method::Saliency => AttributionMethod::Saliency,
+        Method::Ixg => AttributionMethod::InputXGradient,
+        Method::Ig => AttributionMethod::IntegratedGradients,
+        Method::Smoothgrad => AttributionMethod::SmoothGrad,
+        Method::Gradcam => AttributionMethod::GradCam,
+        Method::GradcamPp => AttributionMethod::GradCamPlusPlus,
+        Method::Occlusion => AttributionMethod::Occlusion,
+        Method::Rise => AttributionMethod::Rise,
+    };
+    Ok(method.attribute(model, x, &t, args.steps)?)
 }
 
 /// Run `glassbox explain`.

@@ -6,6 +6,7 @@
 
 mod explain;
 mod predict;
+mod score;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,7 +44,8 @@ enum Command {
     /// Train a classifier (SmallCnn or ResNet) on Fashion-MNIST; write checkpoint, report.json
     /// and predictions.png.
     Train(TrainArgs),
-    /// Evaluate a checkpoint written by `glassbox train` on the Fashion-MNIST test split.
+    /// Evaluate a checkpoint written by `glassbox train` on the Fashion-MNIST test split, or, with
+    /// --metric, score attributions of its predictions with explanation metrics.
     Evaluate(EvaluateArgs),
     /// Attribute a checkpoint's predictions on a .npy or PNG input; write .npy, PNG and JSON.
     Explain(explain::ExplainArgs),
@@ -138,6 +140,8 @@ struct EvaluateArgs {
     /// Checkpoint directory written by `glassbox train`.
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    metrics: score::MetricArgs,
 }
 
 fn main() -> ExitCode {
@@ -305,6 +309,9 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     let config: TrainConfig = load_checkpoint_config(&args.checkpoint)?;
     config.validate()?;
     let model = load_checkpoint_weights(config.model.try_init(&device)?, &args.checkpoint)?;
+    if !args.metrics.metric.is_empty() {
+        return score::score(&args.metrics, &model, &device);
+    }
     let test = load_split(args.data.data_dir.as_deref(), Split::Test)?;
     let evaluation = evaluate_classifier(&model, &test, &config.eval_batches(256), &device)?;
     let out = json!({

@@ -12,6 +12,10 @@
 //! | [`data`] | `glassbox-data`: IDX reader, Fashion-MNIST, batching |
 //! | [`backbones`] | `glassbox-backbones`: `SmallCnn`, multi-level features |
 //! | [`attribution`] | `glassbox-attribution`: Saliency, IG, SmoothGrad, Grad-CAM, Occlusion |
+//! | [`metrics`] | `glassbox-metrics`: faithfulness, robustness, localisation, complexity, randomisation and axiomatic metrics |
+//!
+//! [`scoring`] joins the two: every attribution method as a metric explainer, and a method ×
+//! metric table in one call ([`scoring::score_methods`]).
 //!
 //! ## Features
 //! | feature | backend |
@@ -27,10 +31,12 @@ pub use glassbox_attribution as attribution;
 pub use glassbox_backbones as backbones;
 pub use glassbox_core as core;
 pub use glassbox_data as data;
+pub use glassbox_metrics as metrics;
 
 pub mod classification;
 pub mod device;
 pub mod image_classifier;
+pub mod scoring;
 
 /// The names most programs need.
 pub mod prelude {
