@@ -7,6 +7,9 @@
 //!   and time Captum against glassbox on SmallCnn and ResNet-18, printing the ratios.
 //! * `compare backbones`: time SmallCnn and ResNet-18 forward and training steps against
 //!   PyTorch on the same machine and thread count, printing the ratios.
+//! * `compare metrics`: regenerate the Quantus 0.6.0 fixtures of glassbox-metrics' tests and
+//!   time Quantus against glassbox (256 SmallCnn / 64 ResNet-18 inputs), printing the ratios.
+//!   Uses its own `.venv-metrics` (Quantus 0.6.0 needs numpy < 2).
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (torchvision's classes, exported as safetensors).
 //!
@@ -146,6 +149,61 @@ fn compare_attribution() -> bool {
         )
 }
 
+const METRICS_PYTHON: &str = ".venv-metrics/bin/python";
+
+/// Create `.venv-metrics` with torch, quantus==0.6.0 and numpy<2 (Quantus 0.6.0 calls
+/// `np.trapz`, removed in numpy 2) if it is missing.
+fn ensure_metrics_venv() -> bool {
+    Path::new(METRICS_PYTHON).exists()
+        || (run("python3", &["-m", "venv", ".venv-metrics"])
+            && run(
+                ".venv-metrics/bin/pip",
+                &[
+                    "install",
+                    "torch",
+                    "torchvision",
+                    "numpy<2",
+                    "quantus==0.6.0",
+                    "scipy==1.14.1",
+                    "scikit-image",
+                ],
+            ))
+}
+
+fn compare_metrics() -> bool {
+    let fixture = "crates/glassbox-metrics/tests/fixtures/quantus_tiny.json";
+    if !(ensure_metrics_venv()
+        && run(
+            METRICS_PYTHON,
+            &["xtask/peers/metrics.py", "fixtures", fixture],
+        ))
+    {
+        return false;
+    }
+    let Some(peer) = output(METRICS_PYTHON, &["xtask/peers/metrics.py", "timing"]) else {
+        return false;
+    };
+    let args = [
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "glassbox",
+        "--example",
+        "metric_timing",
+    ];
+    let Some(ours) = output("cargo", &args) else {
+        return false;
+    };
+    print_ratios(
+        "metric (SmallCnn N=256, resnet18 N=64)",
+        "quantus",
+        &parse_timings(&ours),
+        &parse_timings(&peer),
+    );
+    true
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ok = match args
@@ -172,6 +230,7 @@ fn main() -> ExitCode {
         ["fashion-subset"] => run("python3", &["scripts/make_fashion_subset.py"]),
         ["compare", "attribution"] => compare_attribution(),
         ["compare", "backbones"] => compare_backbones(),
+        ["compare", "metrics"] => compare_metrics(),
         ["fixtures", "backbones"] => {
             ensure_venv()
                 && run(
@@ -185,7 +244,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | fashion-subset | compare attribution|backbones | fixtures backbones>"
+                "usage: cargo xtask <ci | fashion-subset | compare attribution|backbones|metrics | fixtures backbones>"
             );
             false
         }
