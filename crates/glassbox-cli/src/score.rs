@@ -105,10 +105,10 @@ pub fn score(
             .iter()
             .map(|m| AttributionMethod::parse(m))
             .collect::<glassbox::core::Result<Vec<_>>>()?;
-        let (table, results) = score_methods(
+        let scores = score_methods(
             model, device, &x, targets, masks, &methods, &metrics, engine,
         )?;
-        for (method, r) in results {
+        for (method, r) in scores.results {
             report
                 .subject
                 .insert(format!("method:{}", method.name()), json!(r.len()));
@@ -117,7 +117,7 @@ pub fn score(
                 r
             }));
         }
-        let md = table.to_markdown();
+        let md = scores.table.to_markdown();
         print!("{md}");
         glassbox::core::io::write_new(&args.out.with_extension("md"), md.as_bytes(), args.force)?;
     } else {

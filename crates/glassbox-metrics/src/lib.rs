@@ -53,6 +53,7 @@ mod metric;
 mod perturb;
 pub mod preprocess;
 pub mod randomisation;
+pub mod randomise;
 mod registry;
 pub mod report;
 pub mod robustness;
@@ -75,6 +76,7 @@ pub use localisation::{
 };
 pub use metric::{Category, Context, ExplainFn, Metric, MetricResult};
 pub use randomisation::{Mprt, RandomLogit};
+pub use randomise::{cascade, parameter_layers, randomise_layers};
 pub use registry::{METRIC_NAMES, metric_by_name, metric_from_config};
 pub use report::{MetricReport, MetricTable};
 pub use robustness::{

@@ -112,7 +112,7 @@ fn model_ignoring_input_gives_flat_curves() {
     let constant = |x: Tensor<4>| -> Tensor<2> {
         let n = x.dims()[0];
         Tensor::from_data(
-            TensorData::new(vec![1.0f32, 2.0].repeat(n), [n, 2]),
+            TensorData::new([1.0f32, 2.0].repeat(n), [n, 2]),
             &x.device(),
         )
     };
@@ -383,10 +383,7 @@ fn patches_tile_the_image() {
             }
         }
         assert!(seen.iter().all(|&n| n == 1), "{h}x{w}/{size}");
-        assert_eq!(
-            patches.len(),
-            h.div_ceil(size).max((h + size - 1) / size) * w.div_ceil(size)
-        );
+        assert_eq!(patches.len(), h.div_ceil(size) * w.div_ceil(size));
     }
 }
 

@@ -190,7 +190,7 @@ pub fn score_methods<M: FeatureClassifier>(
     methods: &[AttributionMethod],
     metrics: &[Box<dyn Metric>],
     engine: PerturbationEngine,
-) -> Result<(MetricTable, Vec<(AttributionMethod, Vec<MetricResult>)>)> {
+) -> Result<MethodScores> {
     let x = inputs.to_tensor::<4>(device)?;
     let targets = match targets {
         Some(t) => t,
@@ -219,5 +219,17 @@ pub fn score_methods<M: FeatureClassifier>(
         table.push(method.name(), &results)?;
         all.push((method, results));
     }
-    Ok((table, all))
+    Ok(MethodScores {
+        table,
+        results: all,
+    })
+}
+
+/// What [`score_methods`] returns.
+#[derive(Debug, Clone)]
+pub struct MethodScores {
+    /// Aggregates: rows are methods, columns metrics.
+    pub table: MetricTable,
+    /// Every method's full results (per-sample scores, curves, parameters).
+    pub results: Vec<(AttributionMethod, Vec<MetricResult>)>,
 }

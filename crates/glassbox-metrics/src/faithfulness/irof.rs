@@ -115,15 +115,15 @@ impl Metric for Irof {
         let p = prepare(batch, self.normalise, self.abs, self.quantus_compat);
         let mut groups = Vec::with_capacity(b);
         let mut orders = Vec::with_capacity(b);
-        for i in 0..b {
-            let n_seg = labels[i].iter().max().map_or(0, |m| m + 1);
+        for (lab, values) in labels.iter().zip(&p.values) {
+            let n_seg = lab.iter().max().map_or(0, |m| m + 1);
             let mut g: Vec<Vec<usize>> = vec![Vec::new(); n_seg];
-            for (px, &s) in labels[i].iter().enumerate() {
+            for (px, &s) in lab.iter().enumerate() {
                 g[s].extend((0..c).map(|ch| ch * hw + px));
             }
             // Mean relevance of a segment over all its elements (channels included).
             let mut elem = vec![0.0; c * hw];
-            for (f, &v) in p.values[i].iter().enumerate() {
+            for (f, &v) in values.iter().enumerate() {
                 for e in p.layout.elements(f) {
                     elem[e] = v;
                 }
