@@ -39,7 +39,7 @@ fn time_case(
     let batch = MetricBatch::new(host, a, targets).unwrap();
     let ctx = Context::new(model, &dev)
         .with_explainer(&gradient)
-        .with_engine(PerturbationEngine::new(512));
+        .with_engine(PerturbationEngine::new(engine_batch()));
     // About 50 steps; the same features per step as the Quantus run (which needs k | H·W).
     let k = if batch.input_len() == 784 { 16 } else { 256 };
     let metrics: Vec<(&str, Box<dyn Metric>, usize)> = vec![
@@ -63,12 +63,25 @@ fn time_case(
         ),
         ("sparseness", Box::new(Sparseness::default()), 3),
     ];
+    let only = std::env::args().nth(2);
     for (key, metric, repeats) in metrics {
+        if only.as_deref().is_some_and(|o| !key.starts_with(o)) {
+            continue;
+        }
         let s = timing::median_seconds(repeats, || {
             metric.evaluate(&ctx, &batch).unwrap();
         });
         out.insert(format!("{name}/{key}"), s.into());
     }
+}
+
+/// Optional first argument: perturbed copies per forward pass (default 256). An optional
+/// second argument times only the metrics whose key starts with it.
+fn engine_batch() -> usize {
+    std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256)
 }
 
 fn main() {

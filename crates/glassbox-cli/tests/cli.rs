@@ -160,6 +160,67 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
     // Refuses to overwrite.
     assert!(!glassbox(&args).status.success());
 
+    // Score the IG attributions, then compare two methods, with explanation metrics.
+    let cfg = dir.join("metrics.json");
+    std::fs::write(
+        &cfg,
+        r#"{"pixel_flipping": {"features_in_step": 56}, "max_sensitivity": {"nr_samples": 2}}"#,
+    )
+    .unwrap();
+    let report = dir.join("metrics/report.json");
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--checkpoint",
+            ckpt_s,
+            "--input",
+            npy.to_str().unwrap(),
+            "--metric",
+            "pixel_flipping,sparseness,max_sensitivity",
+            "--metric-config",
+            cfg.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+            "--force",
+        ];
+        args.extend_from_slice(extra);
+        glassbox(&args)
+    };
+    let a_path = out.join("attribution.npy");
+    let run = score(&[
+        "--attributions",
+        a_path.to_str().unwrap(),
+        "--explainer",
+        "ig",
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["metric"], "pixel_flipping");
+    assert_eq!(results[0]["parameters"]["features_in_step"], 56);
+    assert_eq!(results[0]["per_sample"].as_array().unwrap().len(), 2);
+    // Robustness without an explainer is a clear error.
+    let run = score(&["--attributions", a_path.to_str().unwrap()]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("explainer"));
+    let run = score(&["--methods", "saliency,gradcam"]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let table = std::fs::read_to_string(report.with_extension("md")).unwrap();
+    assert!(
+        table.contains("| saliency |") && table.contains("| grad_cam |"),
+        "{table}"
+    );
+
     // A PNG input works too (Grad-CAM, predicted class).
     let img = image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * y) % 256) as u8]));
     let png_in = dir.join("x.png");
