@@ -194,7 +194,12 @@ mod tests {
     fn ssim_identity_and_bounds() {
         let a: Vec<f64> = (0..20).map(|i| (i as f64 * 0.7).sin()).collect();
         assert!((ssim(&a, &a) - 1.0).abs() < 1e-12);
-        let b: Vec<f64> = a.iter().map(|v| -v).collect();
-        assert!(ssim(&a, &b) < 0.0);
+        let b: Vec<f64> = (0..20).map(|i| (i as f64 * 1.3).cos()).collect();
+        let s = ssim(&a, &b);
+        assert!(s < 0.9 && (s - ssim(&b, &a)).abs() < 1e-12);
+        // The data range comes from both inputs, so a common scale cancels.
+        let a3: Vec<f64> = a.iter().map(|v| 3.0 * v).collect();
+        let b3: Vec<f64> = b.iter().map(|v| 3.0 * v).collect();
+        assert!((ssim(&a3, &b3) - s).abs() < 1e-12);
     }
 }
