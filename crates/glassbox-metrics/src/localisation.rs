@@ -55,6 +55,21 @@ macro_rules! localisation_config {
                 Self { $($field: $default,)* normalise: true, abs: $abs, quantus_compat: false }
             }
         }
+
+        impl $ty {
+            /// Score every (map, mask) pair with `score`.
+            fn score_maps(
+                &self,
+                batch: &MetricBatch,
+                score: impl Fn(&[f64], &[bool]) -> f64,
+            ) -> Result<MetricResult> {
+                let scores = maps(batch, self.name(), self.normalise, self.abs, self.quantus_compat)?
+                    .iter()
+                    .map(|(a, s)| score(a, s))
+                    .collect();
+                Ok(MetricResult::from_scores(self, scores))
+            }
+        }
     };
 }
 
@@ -72,15 +87,7 @@ impl Metric for PointingGame {
     metric_info!("pointing_game", Localisation, Some(true));
 
     fn evaluate(&self, _ctx: &Context, batch: &MetricBatch) -> Result<MetricResult> {
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| {
+        self.score_maps(batch, |a, s| {
             let inside = s.iter().filter(|&&v| v).count();
             if inside == 0 {
                 return if self.quantus_compat { 1.0 } else { f64::NAN };
@@ -93,8 +100,6 @@ impl Metric for PointingGame {
                 (true, true) => 1.0 - inside as f64 / a.len() as f64,
             }
         })
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
     }
 }
 
@@ -115,15 +120,7 @@ impl Metric for AttributionLocalisation {
     metric_info!("attribution_localisation", Localisation, Some(true));
 
     fn evaluate(&self, _ctx: &Context, batch: &MetricBatch) -> Result<MetricResult> {
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| {
+        self.score_maps(batch, |a, s| {
             let clip = |v: f64| {
                 if self.positive_attributions {
                     v.max(0.0)
@@ -152,8 +149,6 @@ impl Metric for AttributionLocalisation {
                 ratio
             }
         })
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
     }
 }
 
@@ -183,15 +178,7 @@ impl Metric for TopKIntersection {
                 h * w
             )));
         }
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| {
+        self.score_maps(batch, |a, s| {
             let inside = s.iter().filter(|&&v| v).count();
             if inside == 0 {
                 return f64::NAN;
@@ -205,8 +192,6 @@ impl Metric for TopKIntersection {
                 v
             }
         })
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
     }
 }
 
@@ -221,15 +206,7 @@ impl Metric for RelevanceRankAccuracy {
     metric_info!("relevance_rank_accuracy", Localisation, Some(true));
 
     fn evaluate(&self, _ctx: &Context, batch: &MetricBatch) -> Result<MetricResult> {
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| {
+        self.score_maps(batch, |a, s| {
             let k = s.iter().filter(|&&v| v).count();
             if k == 0 {
                 return f64::NAN;
@@ -237,8 +214,6 @@ impl Metric for RelevanceRankAccuracy {
             let top = descending(a);
             top[..k].iter().filter(|&&p| s[p]).count() as f64 / k as f64
         })
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
     }
 }
 
@@ -255,15 +230,7 @@ impl Metric for RelevanceMassAccuracy {
     metric_info!("relevance_mass_accuracy", Localisation, Some(true));
 
     fn evaluate(&self, _ctx: &Context, batch: &MetricBatch) -> Result<MetricResult> {
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| {
+        self.score_maps(batch, |a, s| {
             if !s.iter().any(|&v| v) {
                 return f64::NAN;
             }
@@ -275,8 +242,6 @@ impl Metric for RelevanceMassAccuracy {
                 inside / total
             }
         })
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
     }
 }
 
@@ -292,16 +257,6 @@ impl Metric for Auc {
     metric_info!("auc", Localisation, Some(true));
 
     fn evaluate(&self, _ctx: &Context, batch: &MetricBatch) -> Result<MetricResult> {
-        let scores = maps(
-            batch,
-            self.name(),
-            self.normalise,
-            self.abs,
-            self.quantus_compat,
-        )?
-        .iter()
-        .map(|(a, s)| roc_auc(s, a))
-        .collect();
-        Ok(MetricResult::from_scores(self, scores))
+        self.score_maps(batch, |a, s| roc_auc(s, a))
     }
 }

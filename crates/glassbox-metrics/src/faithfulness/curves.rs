@@ -83,13 +83,7 @@ impl Metric for PixelFlipping {
                 self.seed,
             )),
         };
-        let out = ctx
-            .engine
-            .run(model, &ctx.device, batch.inputs(), &removal)?;
-        super::check_targets(batch, out.classes())?;
-        let curves: Vec<Vec<f64>> = (0..batch.len())
-            .map(|i| out.curve(i, batch.targets()[i], self.readout))
-            .collect();
+        let curves = super::target_curves(ctx, model, batch, &removal, self.readout)?;
         let scores = curves.iter().map(|c| trapz(c)).collect();
         Ok(MetricResult::from_scores(self, scores).with_curves(curves))
     }
@@ -513,13 +507,7 @@ impl Metric for Selectivity {
                 self.seed,
             )),
         };
-        let out = ctx
-            .engine
-            .run(model, &ctx.device, batch.inputs(), &removal)?;
-        super::check_targets(batch, out.classes())?;
-        let curves: Vec<Vec<f64>> = (0..batch.len())
-            .map(|i| out.curve(i, batch.targets()[i], self.readout))
-            .collect();
+        let curves = super::target_curves(ctx, model, batch, &removal, self.readout)?;
         let scores = curves.iter().map(|c| trapz(c)).collect();
         Ok(MetricResult::from_scores(self, scores).with_curves(curves))
     }
@@ -592,13 +580,7 @@ impl Metric for Monotonicity {
             spans: vec![spans; batch.len()],
             source: Source::Insert(substrates),
         };
-        let out = ctx
-            .engine
-            .run(model, &ctx.device, batch.inputs(), &removal)?;
-        super::check_targets(batch, out.classes())?;
-        let curves: Vec<Vec<f64>> = (0..batch.len())
-            .map(|i| out.curve(i, batch.targets()[i], self.readout))
-            .collect();
+        let curves = super::target_curves(ctx, model, batch, &removal, self.readout)?;
         let scores = curves
             .iter()
             .map(|c| {

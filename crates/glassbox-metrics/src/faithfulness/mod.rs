@@ -61,6 +61,24 @@ pub(crate) fn base_scores(
         .collect())
 }
 
+/// Run `perturbation` through the model and read each image's target class on every copy:
+/// one curve per image.
+pub(crate) fn target_curves(
+    ctx: &Context,
+    model: &dyn Classifier,
+    batch: &MetricBatch,
+    perturbation: &dyn crate::Perturbation,
+    readout: Readout,
+) -> Result<Vec<Vec<f64>>> {
+    let out = ctx
+        .engine
+        .run(model, &ctx.device, batch.inputs(), perturbation)?;
+    check_targets(batch, out.classes())?;
+    Ok((0..batch.len())
+        .map(|i| out.curve(i, batch.targets()[i], readout))
+        .collect())
+}
+
 /// Every target must be a class of the model.
 pub(crate) fn check_targets(batch: &MetricBatch, classes: usize) -> Result<()> {
     if let Some(&bad) = batch.targets().iter().find(|&&t| t >= classes) {
