@@ -12,6 +12,7 @@
 
 pub mod conv_block;
 pub mod features;
+pub mod image_classifier;
 pub mod resnet;
 pub mod small_cnn;
 pub mod vit;
@@ -19,6 +20,7 @@ pub mod weights;
 
 pub use conv_block::{ConvBnRelu, ConvBnReluConfig};
 pub use features::{FeatureLevel, MultiLevelBackbone};
+pub use image_classifier::{ImageClassifier, ModelConfig};
 pub use resnet::{ResNet, ResNetConfig, ResNetDepth};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
 pub use vit::{VisionTransformer, VisionTransformerConfig};

@@ -68,7 +68,14 @@ pub struct ExplainArgs {
     force: bool,
 }
 
-fn load_input(path: &Path, config: &TrainConfig, device: &Device) -> Result<Tensor<4>> {
+/// Read a model-ready `.npy` `[N, C, H, W]` or a PNG (grey, 28×28, normalised with
+/// `normalize`), checking the channel count.
+pub fn load_input(
+    path: &Path,
+    in_channels: usize,
+    normalize: (f32, f32),
+    device: &Device,
+) -> Result<Tensor<4>> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -81,7 +88,7 @@ fn load_input(path: &Path, config: &TrainConfig, device: &Device) -> Result<Tens
                 .with_context(|| format!("reading image {}", path.display()))?
                 .to_luma8();
             let img = image::imageops::resize(&img, 28, 28, image::imageops::FilterType::Triangle);
-            let (mean, std) = config.normalize;
+            let (mean, std) = normalize;
             let values = img
                 .pixels()
                 .map(|p| (p.0[0] as f32 / 255.0 - mean) / std)
@@ -93,12 +100,12 @@ fn load_input(path: &Path, config: &TrainConfig, device: &Device) -> Result<Tens
             path.display()
         ),
     };
-    if host.shape.len() != 4 || host.shape[1] != config.model.in_channels() {
+    if host.shape.len() != 4 || host.shape[1] != in_channels {
         bail!(
             "input {} has shape {:?}; the model expects [N, {}, H, W]",
             path.display(),
             host.shape,
-            config.model.in_channels()
+            in_channels
         );
     }
     Ok(host.to_tensor(device)?)
@@ -138,7 +145,12 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
     let config: TrainConfig = load_checkpoint_config(&args.checkpoint)?;
     config.validate()?;
     let model = load_checkpoint_weights(config.model.try_init(&device)?, &args.checkpoint)?;
-    let x = load_input(&args.input, &config, &device)?;
+    let x = load_input(
+        &args.input,
+        config.model.in_channels(),
+        config.normalize,
+        &device,
+    )?;
     model.check_input(&x)?;
     let attribution = attribute(&args, &model, x.clone())?;
 

@@ -6,6 +6,7 @@
 
 mod explain;
 mod predict;
+mod prototypes;
 mod score;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Attribute a checkpoint's predictions on a .npy or PNG input; write .npy, PNG and JSON.
     Explain(explain::ExplainArgs),
+    /// Train prototype networks (ProtoPNet, ST-ProtoPNet) and explain their predictions.
+    #[command(subcommand)]
+    Prototypes(prototypes::PrototypesCommand),
     /// Run a ResNet with PyTorch-exported safetensors weights on an .npy batch; write logits.
     Predict(predict::PredictArgs),
 }
@@ -105,7 +109,7 @@ struct TrainArgs {
 
 /// Architectures `glassbox train` builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Arch {
+pub(crate) enum Arch {
     /// SmallCnn (28×28 native).
     SmallCnn,
     /// ResNet-18 (grey input, upsampled to --image-size).
@@ -117,7 +121,7 @@ enum Arch {
 }
 
 impl Arch {
-    fn model(self, image_size: usize) -> ModelConfig {
+    pub(crate) fn model(self, image_size: usize) -> ModelConfig {
         let depth = match self {
             Arch::SmallCnn => return ModelConfig::default(),
             Arch::Resnet18 => ResNetDepth::ResNet18,
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
+        Command::Prototypes(cmd) => prototypes::run(cmd),
         Command::Explain(args) => explain::explain(args),
         Command::Predict(args) => predict::predict(args),
     };
@@ -161,7 +166,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_split(data_dir: Option<&Path>, split: Split) -> Result<LabeledImages> {
+pub(crate) fn load_split(data_dir: Option<&Path>, split: Split) -> Result<LabeledImages> {
     Ok(match data_dir {
         Some(dir) => FashionMnist::from_dir(dir, split)?,
         None => FashionMnist::embedded(split)?,

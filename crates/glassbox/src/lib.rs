@@ -32,10 +32,12 @@ pub use glassbox_backbones as backbones;
 pub use glassbox_core as core;
 pub use glassbox_data as data;
 pub use glassbox_metrics as metrics;
+pub use glassbox_prototypes as prototypes;
 
 pub mod classification;
 pub mod device;
-pub mod image_classifier;
+/// One classifier type over every backbone (re-exported from `glassbox-backbones`).
+pub use glassbox_backbones::image_classifier;
 pub mod scoring;
 
 /// The names most programs need.

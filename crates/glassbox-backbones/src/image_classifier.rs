@@ -5,10 +5,10 @@
 //! the resize inside the model: callers always pass native-size images, and attributions flow
 //! back through the (differentiable) bilinear upsampling to the original pixels.
 
+use crate::{ResNet, ResNetConfig, SmallCnn, SmallCnnConfig};
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use glassbox_backbones::{ResNet, ResNetConfig, SmallCnn, SmallCnnConfig};
 use glassbox_core::check::{check_dims, check_finite};
 use glassbox_core::{Classifier, Error, FeatureClassifier, Result};
 use serde::{Deserialize, Serialize};
