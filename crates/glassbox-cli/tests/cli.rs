@@ -367,3 +367,91 @@ fn predict_reproduces_torchvision_logits_from_safetensors() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("layer1.0.conv1.weight"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-protos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let model = dir.join("model");
+    let model_s = model.to_str().unwrap();
+    let run = glassbox(&[
+        "prototypes",
+        "train",
+        "--variant",
+        "st-protopnet",
+        "--epochs",
+        "1",
+        "--warm-epochs",
+        "0",
+        "--last-layer-epochs",
+        "1",
+        "--prototypes-per-class",
+        "1",
+        "--limit",
+        "200",
+        "--quiet",
+        "--out",
+        model_s,
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for f in ["model.bpk", "config.json", "report.json", "gallery.png"] {
+        assert!(model.join(f).exists(), "{f}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("report.json")).unwrap()).unwrap();
+    // Two branches × 10 classes × 1 prototype, each pushed onto an image of its class.
+    assert_eq!(report["report"]["push"].as_array().unwrap().len(), 20);
+    let values: Vec<f32> = (0..784).map(|i| ((i % 28) as f32 / 14.0) - 1.0).collect();
+    let input = glassbox::core::HostTensor::new(vec![1, 1, 28, 28], values).unwrap();
+    let npy = dir.join("x.npy");
+    glassbox::core::npy::write_npy(&input, &npy, false).unwrap();
+    let out = dir.join("explain");
+    let args = [
+        "prototypes",
+        "explain",
+        "--model",
+        model_s,
+        "--input",
+        npy.to_str().unwrap(),
+        "--top",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = glassbox(&args);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanation.json")).unwrap())
+            .unwrap();
+    assert_eq!(json[0]["top"].as_array().unwrap().len(), 2);
+    assert!(image::open(out.join("sheet.png")).unwrap().width() > 5 * 84);
+    // Refuses to overwrite; a wrong channel count is a clear error.
+    assert!(!glassbox(&args).status.success());
+    let rgb = glassbox::core::HostTensor::new(vec![1, 3, 28, 28], vec![0.0; 3 * 784]).unwrap();
+    let npy3 = dir.join("x3.npy");
+    glassbox::core::npy::write_npy(&rgb, &npy3, false).unwrap();
+    let run = glassbox(&[
+        "prototypes",
+        "explain",
+        "--model",
+        model_s,
+        "--input",
+        npy3.to_str().unwrap(),
+        "--out",
+        dir.join("e3").to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("expects"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -70,7 +70,7 @@ impl PrototypeNetConfig {
                 "prototypes_per_class must be >= 1: every class needs prototypes",
             ));
         }
-        if self.prototype_dim == 0 || !(self.epsilon > 0.0) {
+        if self.prototype_dim == 0 || self.epsilon.is_nan() || self.epsilon <= 0.0 {
             return Err(Error::config(format!(
                 "prototype_dim must be >= 1 and epsilon > 0, got {} and {}",
                 self.prototype_dim, self.epsilon

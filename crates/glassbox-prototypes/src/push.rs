@@ -74,7 +74,8 @@ pub fn push(
             let d = latent.shape[1];
             for (i, &idx) in batch.indices.iter().enumerate() {
                 let class = data.labels()[idx] as usize;
-                for j in class * model.per_class..(class + 1) * model.per_class {
+                let own = class * model.per_class..(class + 1) * model.per_class;
+                for (j, slot) in best[b].iter_mut().enumerate().take(own.end).skip(own.start) {
                     let map = &maps.values[(i * m + j) * h * w..(i * m + j + 1) * h * w];
                     let (pos, &v) = map
                         .iter()
@@ -88,7 +89,7 @@ pub fn push(
                         })
                         .expect("non-empty map");
                     let v = v as f64;
-                    let better = match &best[b][j] {
+                    let better = match slot {
                         None => true,
                         Some(cur) => {
                             if cosine {
@@ -103,7 +104,7 @@ pub fn push(
                         let lat = (0..d)
                             .map(|c| latent.values[((i * d + c) * h + row) * w + col])
                             .collect();
-                        best[b][j] = Some(Best {
+                        *slot = Some(Best {
                             score: v,
                             image: idx,
                             row,

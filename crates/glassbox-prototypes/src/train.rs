@@ -293,14 +293,12 @@ pub fn train_prototype_net(
     let (pushed, records) = push(model, train, &eval, &ad)?;
     model = pushed;
     let accuracy_after_push = test_acc(&model)?;
-    if config.progress {
-        if let (Some(b), Some(a)) = (accuracy_before_push, accuracy_after_push) {
-            eprintln!(
-                "push: test {:.2} % before, {:.2} % after",
-                100.0 * b,
-                100.0 * a
-            );
-        }
+    if let (true, Some(b), Some(a)) = (config.progress, accuracy_before_push, accuracy_after_push) {
+        eprintln!(
+            "push: test {:.2} % before, {:.2} % after",
+            100.0 * b,
+            100.0 * a
+        );
     }
     for epoch in 1..=config.last_layer_epochs {
         let t0 = Instant::now();
