@@ -205,6 +205,43 @@ pub struct PrototypeEvidenceRecord {
 }
 
 impl PrototypeEvidence {
+    /// The evidence for class `classes[i]` as an attribution map `[N, 1, height, width]`: each
+    /// prototype's similarity map weighted by its last-layer weight to that class, summed, and
+    /// bilinearly upsampled to the input size. This is how the by-design explanation is scored
+    /// with the same metrics as post-hoc attributions.
+    pub fn class_map(&self, classes: &[usize], height: usize, width: usize) -> Result<Tensor<4>> {
+        let [n, p, _, _] = self.similarity_maps.dims();
+        let [wp, k] = self.class_weights.dims();
+        if classes.len() != n || wp != p {
+            return Err(Error::shape(
+                "prototype class map",
+                format!("{n} classes and [{p}, K] weights"),
+                &[classes.len(), wp],
+            ));
+        }
+        if let Some(&bad) = classes.iter().find(|&&c| c >= k) {
+            return Err(Error::OutOfRange {
+                what: "class".into(),
+                index: bad,
+                bound: k,
+            });
+        }
+        let device = self.similarity_maps.device();
+        let idx: Vec<i64> = classes.iter().map(|&c| c as i64).collect();
+        let select = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &device)
+            .one_hot::<2>(k)
+            .float(); // [N, K]
+        let w = select.matmul(self.class_weights.clone().transpose()); // [N, P]
+        let map = (self.similarity_maps.clone() * w.reshape([n, p, 1, 1])).sum_dim(1);
+        Ok(burn::tensor::module::interpolate(
+            map,
+            burn::tensor::ops::InterpolateOptions::new(
+                burn::tensor::ops::InterpolateMode::Bilinear,
+            )
+            .with_output_size([height, width]),
+        ))
+    }
+
     /// Per-prototype contribution to each class logit, `[N, P, K]` = similarity × weight.
     pub fn contributions(&self) -> Tensor<3> {
         let s = self.similarities.clone().unsqueeze_dim::<3>(2);

@@ -176,6 +176,32 @@ impl AttributionMethod {
     }
 }
 
+/// A prototype network's own evidence as a metric explainer: the class map of
+/// [`glassbox_core::PrototypeEvidence::class_map`] (similarity maps weighted by the last
+/// layer's weights to the target class, upsampled to the input). It explains only `model`
+/// itself; metrics that modify the model (MPRT, Input Invariance) get a typed error.
+pub fn prototype_explainer<'m>(
+    model: &'m glassbox_prototypes::PrototypeNet,
+    device: &Device,
+) -> impl Fn(&dyn Classifier, &HostTensor, &[usize]) -> Result<HostTensor> + use<'m> {
+    let device = device.clone();
+    move |m: &dyn Classifier, x: &HostTensor, targets: &[usize]| {
+        let same = std::ptr::addr_eq(
+            m as *const dyn Classifier,
+            model as *const glassbox_prototypes::PrototypeNet,
+        );
+        if !same {
+            return Err(Error::Config(
+                "a prototype network's evidence explains only that network".into(),
+            ));
+        }
+        let images = x.to_tensor::<4>(&device)?;
+        let [_, _, h, w] = images.dims();
+        let map = glassbox_prototypes::explain(model, images).class_map(targets, h, w)?;
+        Ok(HostTensor::from_tensor(&map))
+    }
+}
+
 /// Score each method's attributions of `inputs` with each metric: the comparison table users
 /// want (rows: methods, columns: metrics), plus every method's full results.
 ///
