@@ -169,3 +169,27 @@ fn bad_configurations_are_typed_errors() {
     assert!(train_prototype_net(&cfg, &only_zero, None, &dev).is_err());
     let _ = Module::num_params(&config(Variant::StProtopnet).try_init(&dev).unwrap());
 }
+
+#[test]
+fn training_is_deterministic_with_a_seed() {
+    let dev = Device::default();
+    let data = FashionMnist::embedded(Split::Train).unwrap();
+    let train = data.select(&(0..200).collect::<Vec<_>>()).unwrap();
+    let run = || {
+        let mut cfg = PrototypeTrainConfig::new(config(Variant::StProtopnet));
+        cfg.warm_epochs = 0;
+        cfg.joint_epochs = 1;
+        cfg.last_layer_epochs = 1;
+        cfg.progress = false;
+        cfg.seed = 9;
+        let (model, report) = train_prototype_net(&cfg, &train, None, &dev).unwrap();
+        (
+            HostTensor::from_tensor(&model.branches[1].prototypes.val()),
+            report.push,
+        )
+    };
+    let (a, pa) = run();
+    let (b, pb) = run();
+    assert_eq!(a, b);
+    assert_eq!(pa, pb);
+}
