@@ -73,6 +73,9 @@ pub struct TrainArgs {
     /// Joint-phase backbone learning rate (default 3e-3 from scratch, 1e-4 with --backbone).
     #[arg(long)]
     backbone_lr: Option<f64>,
+    /// Learning rate of the last-layer phase after push (default 1e-3).
+    #[arg(long)]
+    last_layer_lr: Option<f64>,
     /// Full Fashion-MNIST directory (default: the embedded subset).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -165,6 +168,9 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     if let Some(lr) = args.backbone_lr {
         config.learning_rates.backbone = lr;
+    }
+    if let Some(lr) = args.last_layer_lr {
+        config.learning_rates.last_layer = lr;
     }
     if let Some(e) = args.epochs {
         config.joint_epochs = e;
