@@ -108,6 +108,22 @@ fn draw_box(image: &mut RgbImage, b: (usize, usize, usize, usize), scale: u32, c
 const SCALE: u32 = 3;
 const BOX: [u8; 3] = [255, 220, 0];
 
+/// A normalised grey image back in [0, 1], scaled up for display.
+fn grey_tile(image: &[f32], h: usize, w: usize, normalize: (f32, f32)) -> Result<RgbImage> {
+    let px: Vec<f32> = image
+        .iter()
+        .map(|v| v * normalize.1 + normalize.0)
+        .collect();
+    let img = heatmap(
+        &px,
+        w as u32,
+        h as u32,
+        Colormap::Grey,
+        Normalization::Identity,
+    )?;
+    Ok(resize_nearest(&img, w as u32 * SCALE, h as u32 * SCALE))
+}
+
 /// One rendered tile: the image (denormalised grey) with the similarity map overlaid and the
 /// ≥95th-percentile box drawn.
 fn tile(
@@ -119,21 +135,7 @@ fn tile(
     mh: usize,
     mw: usize,
 ) -> Result<RgbImage> {
-    let px: Vec<f32> = image
-        .iter()
-        .map(|v| v * normalize.1 + normalize.0)
-        .collect();
-    let base = resize_nearest(
-        &heatmap(
-            &px,
-            w as u32,
-            h as u32,
-            Colormap::Grey,
-            Normalization::Identity,
-        )?,
-        w as u32 * SCALE,
-        h as u32 * SCALE,
-    );
+    let base = grey_tile(image, h, w, normalize)?;
     let up = upsample(map, mh, mw, h, w);
     let heat = resize_nearest(
         &heatmap(
@@ -307,21 +309,12 @@ pub fn explanation_sheet(
             .collect();
         let name = |c: usize| class_names.get(c).copied().unwrap_or("?");
         let [h, w] = [rendered.images.shape[2], rendered.images.shape[3]];
-        let px: Vec<f32> = rendered.images.values[i * h * w..(i + 1) * h * w]
-            .iter()
-            .map(|v| v * normalize.1 + normalize.0)
-            .collect();
-        let input = resize_nearest(
-            &heatmap(
-                &px,
-                w as u32,
-                h as u32,
-                Colormap::Grey,
-                Normalization::Identity,
-            )?,
-            w as u32 * SCALE,
-            h as u32 * SCALE,
-        );
+        let input = grey_tile(
+            &rendered.images.values[i * h * w..(i + 1) * h * w],
+            h,
+            w,
+            normalize,
+        )?;
         grid.push(input, &["input", &format!("-> {}", name(predicted))], None);
         for m in &matches {
             grid.push(

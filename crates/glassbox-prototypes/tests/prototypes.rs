@@ -9,6 +9,14 @@ use glassbox_core::{Classifier, FeatureClassifier, HostTensor};
 use glassbox_data::{BatchConfig, FashionMnist, Split};
 use glassbox_prototypes::*;
 
+/// burn's random generator is per device and global: tests that seed it and draw from it
+/// (initialisation) run one at a time so that a seed fixes their draws.
+static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn config(variant: Variant) -> PrototypeNetConfig {
     let backbone = ModelConfig::SmallCnn(SmallCnnConfig::new().with_widths([8, 16, 16]));
     PrototypeNetConfig {
@@ -30,6 +38,7 @@ fn images(n: usize) -> (Tensor<4>, Vec<usize>) {
 
 #[test]
 fn l2_distances_and_last_layer_match_the_definitions() {
+    let _serial = serial();
     let dev = Device::default();
     dev.seed(3);
     let model = config(Variant::Protopnet).try_init(&dev).unwrap();
@@ -70,6 +79,7 @@ fn l2_distances_and_last_layer_match_the_definitions() {
 
 #[test]
 fn push_makes_every_prototype_a_training_patch_of_its_class() {
+    let _serial = serial();
     let dev = Device::default();
     let data = FashionMnist::embedded(Split::Test).unwrap();
     let subset = data.select(&(0..300).collect::<Vec<_>>()).unwrap();
@@ -112,6 +122,7 @@ fn push_makes_every_prototype_a_training_patch_of_its_class() {
 
 #[test]
 fn short_training_learns_and_evidence_is_consistent() {
+    let _serial = serial();
     let dev = Device::default();
     let data = FashionMnist::embedded(Split::Train).unwrap();
     let train = data.select(&(0..600).collect::<Vec<_>>()).unwrap();
@@ -144,6 +155,7 @@ fn short_training_learns_and_evidence_is_consistent() {
 
 #[test]
 fn bad_configurations_are_typed_errors() {
+    let _serial = serial();
     let dev = Device::default();
     let mut c = config(Variant::Protopnet);
     c.prototypes_per_class = 0;
@@ -172,6 +184,7 @@ fn bad_configurations_are_typed_errors() {
 
 #[test]
 fn training_is_deterministic_with_a_seed() {
+    let _serial = serial();
     let dev = Device::default();
     let data = FashionMnist::embedded(Split::Train).unwrap();
     let train = data.select(&(0..200).collect::<Vec<_>>()).unwrap();
