@@ -80,6 +80,8 @@ struct Options {
     abs: bool,
     quantus_compat: bool,
     nan_on_change: bool,
+    /// The objective reads the perturbed copies' logits (Relative Output Stability).
+    needs_logits: bool,
 }
 
 /// Per image, the objective of each noisy copy (NaN where the prediction changed and
@@ -103,7 +105,12 @@ fn per_copy(
             let targets: Vec<usize> = samples.iter().map(|&i| batch.targets()[i]).collect();
             let expl = ctx.explain(metric, model, &chunk, &targets)?;
             let per = expl.values.len() / samples.len();
-            let logits = ctx.engine.predict(model, &ctx.device, &chunk)?;
+            // The copies' logits cost a forward pass: only when something reads them.
+            let logits = if opt.needs_logits || opt.nan_on_change {
+                Some(ctx.engine.predict(model, &ctx.device, &chunk)?)
+            } else {
+                None
+            };
             for (j, &i) in samples.iter().enumerate() {
                 if per != a[i].len() {
                     return Err(Error::shape(
@@ -128,9 +135,9 @@ fn per_copy(
                     a: &a[i],
                     a_s: &a_s,
                     logits: base.logits(i, 0),
-                    logits_s: logits.logits(j, 0),
+                    logits_s: logits.as_ref().map_or(&[][..], |l| l.logits(j, 0)),
                 };
-                let changed = argmax(copy.logits) != argmax(copy.logits_s);
+                let changed = logits.is_some() && argmax(copy.logits) != argmax(copy.logits_s);
                 scores[i].push(if opt.nan_on_change && changed {
                     f64::NAN
                 } else {
@@ -234,6 +241,7 @@ macro_rules! sensitivity {
                     abs: self.abs,
                     quantus_compat: self.quantus_compat,
                     nan_on_change: self.return_nan_when_prediction_changes,
+                    needs_logits: false,
                 };
                 let copies = per_copy(self.name(), ctx, batch, noise, &opt, |c| {
                     diff_norm(c.a, c.a_s) / l2(c.a.iter().copied())
@@ -339,6 +347,7 @@ impl LocalLipschitzEstimate {
             abs: self.abs,
             quantus_compat: self.quantus_compat,
             nan_on_change: self.return_nan_when_prediction_changes,
+            needs_logits: false,
         };
         let copies = per_copy(self.name(), ctx, batch, noise, &opt, |c| {
             let dx = l2(c.x.iter().zip(c.xs).map(|(a, b)| *a as f64 - *b as f64));
@@ -365,7 +374,7 @@ fn relative_explanation_change(a: &[f64], a_s: &[f64], eps: f64) -> f64 {
 }
 
 macro_rules! relative_stability {
-    ($ty:ident, $name:literal, $doc:literal, $denominator:expr) => {
+    ($ty:ident, $name:literal, $doc:literal, $needs_logits:expr, $denominator:expr) => {
         #[doc = $doc]
         ///
         /// Noise `U(lower_bound, upper_bound)` (Quantus: U(0.02, 0.2)) is added to every
@@ -439,6 +448,7 @@ macro_rules! relative_stability {
                     abs: self.abs,
                     quantus_compat: self.quantus_compat,
                     nan_on_change: self.return_nan_when_prediction_changes,
+                    needs_logits: $needs_logits,
                 };
                 let eps = self.eps_min;
                 let denominator: fn(&Copy, f64) -> f64 = $denominator;
@@ -469,6 +479,7 @@ relative_stability!(
     RelativeInputStability,
     "relative_input_stability",
     "Relative Input Stability (Agarwal et al. 2022): `max_s ‖(a − a_s)/a‖ / ‖(x − x_s)/x‖`.",
+    false,
     |c, eps| l2(c.x.iter().zip(c.xs).map(|(x, y)| {
         let x = *x as f64;
         (x - *y as f64) / if x == 0.0 { eps } else { x }
@@ -478,6 +489,7 @@ relative_stability!(
     RelativeOutputStability,
     "relative_output_stability",
     "Relative Output Stability (Agarwal et al. 2022): `max_s ‖(a − a_s)/a‖ / ‖h(x) − h(x_s)‖` with h the logits.",
+    true,
     |c, _| l2(c
         .logits
         .iter()

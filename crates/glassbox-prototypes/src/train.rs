@@ -369,9 +369,12 @@ fn train_step(
     // ST-ProtoPNet alternates branches by batch (even: trivial, odd: support); in the last-layer
     // phase both last layers learn from the summed logits.
     let (b, terms) = if phase == Phase::LastLayer {
+        // Only the last layers learn: cut the graph at the similarities so the backward pass
+        // does not run through the backbone and add-on layers.
         let logits = outs
             .iter()
-            .map(|o| o.logits.clone())
+            .zip(&model.branches)
+            .map(|(o, br)| br.last_layer.forward(o.similarity.clone().detach()))
             .reduce(|a, b| a + b)
             .expect("a branch");
         let ce = burn::nn::loss::CrossEntropyLossConfig::new()
