@@ -252,9 +252,11 @@ fn scores_do_not_depend_on_batch_mates_or_budget() {
             )
             .unwrap();
         assert_eq!(full.per_sample.len(), 4);
+        // Equal up to f32 summation order (a kernel may block a batch of 3 differently from one
+        // of 1000); any algorithmic batch dependence would show far above 1e-6.
         for (x, y) in full.per_sample.iter().zip(&small.per_sample) {
             assert!(
-                x.to_bits() == y.to_bits() || (x - y).abs() < 1e-9,
+                x.to_bits() == y.to_bits() || (x - y).abs() < 1e-6,
                 "{} budget",
                 m.name()
             );
@@ -265,7 +267,7 @@ fn scores_do_not_depend_on_batch_mates_or_budget() {
             .evaluate(&Context::new(&model, &dev()), &b.slice(0..1).unwrap())
             .unwrap();
         assert!(
-            (alone.per_sample[0] - full.per_sample[0]).abs() < 1e-9,
+            (alone.per_sample[0] - full.per_sample[0]).abs() < 1e-6,
             "{} batch",
             m.name()
         );

@@ -87,8 +87,10 @@ fn mprt_correlations_drop_as_layers_are_randomised() {
         .with_randomised(refs);
     let r = Mprt::default().evaluate(&ctx, &batch).unwrap();
     let original: Vec<f64> = serde_json::from_value(r.details["original"].clone()).unwrap();
+    // A fresh explanation of the same model: rank correlation 1 up to the order in which the
+    // multi-threaded kernels sum (which can swap a few near-equal gradient ranks).
     assert!(
-        original.iter().all(|c| (c - 1.0).abs() < 1e-6),
+        original.iter().all(|c| (c - 1.0).abs() < 1e-3),
         "{original:?}"
     );
     assert!(r.per_sample.iter().all(|c| (-1.0..=1.0).contains(c)));
