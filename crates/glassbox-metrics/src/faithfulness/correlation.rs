@@ -104,12 +104,7 @@ impl Metric for FaithfulnessCorrelation {
                     .map(|v| base[i] - v)
                     .collect();
                 let sums: Vec<f64> = (0..runs)
-                    .map(|r| {
-                        removal.orders[i][r * s..(r + 1) * s]
-                            .iter()
-                            .map(|&f| p.values[i][f])
-                            .sum()
-                    })
+                    .map(|r| p.span_sum(i, &removal.orders[i][r * s..(r + 1) * s]))
                     .collect();
                 pearson(&sums, &deltas)
             })
@@ -189,12 +184,7 @@ impl Metric for FaithfulnessEstimate {
                     .collect();
                 let sums: Vec<f64> = spans
                     .iter()
-                    .map(|r| {
-                        removal.orders[i][r.clone()]
-                            .iter()
-                            .map(|&f| p.values[i][f])
-                            .sum()
-                    })
+                    .map(|r| p.span_sum(i, &removal.orders[i][r.clone()]))
                     .collect();
                 pearson(&sums, &deltas)
             })
@@ -297,12 +287,7 @@ impl Metric for MonotonicityCorrelation {
                     .collect();
                 let atts: Vec<f64> = steps
                     .iter()
-                    .map(|r| {
-                        removal.orders[i][r.clone()]
-                            .iter()
-                            .map(|&f| p.values[i][f])
-                            .sum()
-                    })
+                    .map(|r| p.span_sum(i, &removal.orders[i][r.clone()]))
                     .collect();
                 spearman(&atts, &vars)
             })
@@ -408,10 +393,7 @@ impl Metric for SensitivityN {
                 let (deltas, sums): (Vec<f64>, Vec<f64>) = (0..batch.len())
                     .map(|i| {
                         let d = base[i] - out.read(i, t, batch.targets()[i], self.readout);
-                        let s: f64 = removal.orders[i][span.clone()]
-                            .iter()
-                            .map(|&f| p.values[i][f])
-                            .sum();
+                        let s: f64 = p.span_sum(i, &removal.orders[i][span.clone()]);
                         (d, s)
                     })
                     .unzip();

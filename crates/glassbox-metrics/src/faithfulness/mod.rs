@@ -34,6 +34,13 @@ pub(crate) struct Prepared {
     pub values: Vec<Vec<f64>>,
 }
 
+impl Prepared {
+    /// Attribution mass of the features `features` of image `i`.
+    pub fn span_sum(&self, i: usize, features: &[usize]) -> f64 {
+        features.iter().map(|&f| self.values[i][f]).sum()
+    }
+}
+
 pub(crate) fn prepare(batch: &MetricBatch, normalise: bool, abs: bool, compat: bool) -> Prepared {
     let layout = FeatureLayout::new(batch, compat);
     let values = prepare_attributions(batch, normalise, abs, compat)
