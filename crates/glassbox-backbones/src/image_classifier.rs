@@ -183,3 +183,22 @@ impl FeatureClassifier for ImageClassifier {
         }
     }
 }
+
+/// The backbone's levels (after the in-model resize, so strides are relative to
+/// `input_size` when one is set).
+impl crate::MultiLevelBackbone for ImageClassifier {
+    fn feature_levels(&self) -> Vec<crate::FeatureLevel> {
+        match &self.net {
+            Backbone::SmallCnn(m) => m.feature_levels(),
+            Backbone::ResNet(m) => m.feature_levels(),
+        }
+    }
+
+    fn forward_levels(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
+        let x = self.resize(images);
+        match &self.net {
+            Backbone::SmallCnn(m) => m.forward_levels(x),
+            Backbone::ResNet(m) => m.forward_levels(x),
+        }
+    }
+}

@@ -6,11 +6,14 @@
 //! * [`FashionMnist`]: the embedded stratified subset (10k train / 2k test) or the full set
 //!   from a directory;
 //! * [`LabeledImages`]: the in-memory image set every loader returns;
+//! * [`fss`]: few-shot segmentation episodes composed from Fashion-MNIST items, with
+//!   PASCAL-5i-style class folds;
 //! * [`BatchConfig`]: seeded shuffling, normalisation and augmentation into tensors on any
 //!   device.
 
 pub mod batch;
 pub mod fashion_mnist;
+pub mod fss;
 pub mod idx;
 mod images;
 
@@ -19,4 +22,5 @@ pub use glassbox_core::rng;
 
 pub use batch::{Augment, BatchConfig, Batches, ImageBatch, Normalize};
 pub use fashion_mnist::{FashionMnist, Split};
+pub use fss::{Episode, EpisodeBatch, EpisodeSampler, FoldRole, Scene, SceneConfig, episode_batch};
 pub use images::LabeledImages;

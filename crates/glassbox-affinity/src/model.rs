@@ -1,0 +1,341 @@
+//! `MatchingSegmenter`: a DCAMA-style matching-based few-shot segmenter on any glassbox
+//! backbone.
+//!
+//! Query and support images go through the same backbone. At each matching level `l` the
+//! query tokens attend to the support tokens of all `K` shots with multi-head scaled dot
+//! products `S_h = Q_h K_hᵀ / √d` (`Q = W_q f_q`, `K = W_k f_s`); the attention weights
+//! `softmax_j(S_h)` transfer the support mask (area-averaged to the level's grid) to every
+//! query token, averaged over heads: a per-level *coarse mask* `ĉ_l`, exactly DCAMA's
+//! "attention-weighted mask aggregation". A light decoder mixes the coarse masks with query
+//! features (the finest matching level, then the backbone's first level) into `[N, 2, H, W]`
+//! logits.
+//!
+//! Deliberate differences from DCAMA (Shi et al., ECCV 2022): one matching layer per backbone
+//! *level* rather than per block, no sinusoidal positional encoding (our scenes place objects
+//! anywhere, so absolute position carries no matching signal), and the backbone is trained
+//! with the matcher unless frozen.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use burn::tensor::module::{adaptive_avg_pool2d, interpolate};
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use glassbox_backbones::{
+    ConvBnRelu, ConvBnReluConfig, ImageClassifier, ModelConfig, MultiLevelBackbone, SmallCnnConfig,
+};
+use glassbox_core::{Error, FewShotInput, FewShotSegmenter, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
+
+/// Configuration of a [`MatchingSegmenter`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchingSegmenterConfig {
+    /// The backbone (its classifier head is unused).
+    pub backbone: ModelConfig,
+    /// Indices of the backbone levels to match at (see `MultiLevelBackbone::feature_levels`).
+    pub match_levels: Vec<usize>,
+    /// Attention heads per matching level (must divide the level's channels).
+    pub heads: usize,
+    /// Channels of the decoder.
+    pub decoder_width: usize,
+    /// Largest matching grid side: a level with a finer grid is area-averaged to
+    /// `match_grid × match_grid` before matching (attention cost grows with the 4th power of
+    /// the side). `None` matches at the native resolution.
+    pub match_grid: Option<usize>,
+}
+
+impl Default for MatchingSegmenterConfig {
+    fn default() -> Self {
+        Self {
+            backbone: ModelConfig::SmallCnn(
+                SmallCnnConfig::new()
+                    .with_num_classes(2)
+                    .with_widths([16, 32, 64]),
+            ),
+            match_levels: vec![1, 2],
+            heads: 4,
+            decoder_width: 32,
+            match_grid: Some(16),
+        }
+    }
+}
+
+impl MatchingSegmenterConfig {
+    /// Check the config against the backbone's levels.
+    pub fn validate(&self) -> Result<()> {
+        self.backbone.validate()?;
+        if self.match_levels.is_empty() {
+            return Err(Error::config("match_levels must name at least one level"));
+        }
+        if self.heads == 0 || self.decoder_width == 0 || self.match_grid == Some(0) {
+            return Err(Error::config("heads and decoder_width must be >= 1"));
+        }
+        if self.match_levels.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::config(format!(
+                "match_levels must be strictly increasing, got {:?}",
+                self.match_levels
+            )));
+        }
+        Ok(())
+    }
+
+    /// Build on `device` after validating.
+    pub fn try_init(&self, device: &Device) -> Result<MatchingSegmenter> {
+        self.validate()?;
+        let backbone = self.backbone.try_init(device)?;
+        let levels = backbone.feature_levels();
+        let mut queries = Vec::new();
+        let mut keys = Vec::new();
+        for &l in &self.match_levels {
+            let level = levels.get(l).ok_or_else(|| Error::OutOfRange {
+                what: "match level".into(),
+                index: l,
+                bound: levels.len(),
+            })?;
+            if level.channels % self.heads != 0 {
+                return Err(Error::config(format!(
+                    "{} heads do not divide the {} channels of level {l} ({})",
+                    self.heads, level.channels, level.name
+                )));
+            }
+            queries.push(LinearConfig::new(level.channels, level.channels).init(device));
+            keys.push(LinearConfig::new(level.channels, level.channels).init(device));
+        }
+        let d = self.decoder_width;
+        let finest = &levels[self.match_levels[0]];
+        let first = &levels[0];
+        Ok(MatchingSegmenter {
+            backbone,
+            queries,
+            keys,
+            query_proj: Conv2dConfig::new([finest.channels, d], [1, 1]).init(device),
+            mix: vec![
+                ConvBnReluConfig::new(self.match_levels.len() + d, d).init(device),
+                ConvBnReluConfig::new(d, d).init(device),
+            ],
+            refine: ConvBnReluConfig::new(d + first.channels, d).init(device),
+            classify: Conv2dConfig::new([d, 2], [1, 1]).init(device),
+            match_levels: self.match_levels.clone(),
+            match_grid: self.match_grid,
+            level_names: self
+                .match_levels
+                .iter()
+                .map(|&l| levels[l].name.clone())
+                .collect(),
+            heads: self.heads,
+        })
+    }
+
+    /// Build on `device`; panics on an invalid config (see [`Self::try_init`]).
+    pub fn init(&self, device: &Device) -> MatchingSegmenter {
+        self.try_init(device)
+            .expect("invalid MatchingSegmenterConfig")
+    }
+}
+
+/// The segmenter; see the module docs.
+#[derive(Module, Debug)]
+pub struct MatchingSegmenter {
+    /// The shared query/support backbone.
+    pub backbone: ImageClassifier,
+    queries: Vec<Linear>,
+    keys: Vec<Linear>,
+    query_proj: Conv2d,
+    mix: Vec<ConvBnRelu>,
+    refine: ConvBnRelu,
+    classify: Conv2d,
+    match_levels: Vec<usize>,
+    match_grid: Option<usize>,
+    level_names: Vec<String>,
+    heads: usize,
+}
+
+/// What [`MatchingSegmenter`] keeps from a forward pass to re-run its decoder.
+#[derive(Debug, Clone)]
+pub struct DecoderState {
+    /// Per-level coarse masks `[N, 1, h_l, w_l]`.
+    pub coarse: Vec<Tensor<4>>,
+    /// Query features of the finest matching level and of the backbone's first level.
+    pub skips: [Tensor<4>; 2],
+    /// Output size `[H, W]`.
+    pub out_hw: [usize; 2],
+}
+
+impl MatchingSegmenter {
+    /// Number of matching layers.
+    pub fn num_layers(&self) -> usize {
+        self.match_levels.len()
+    }
+
+    /// Validate an input and check the image channels match the backbone.
+    pub fn check_input(&self, input: &FewShotInput) -> Result<()> {
+        input.validate()?;
+        self.backbone.check_input(&input.query)
+    }
+
+    /// The full forward pass: logits, affinities and the decoder state.
+    pub fn forward_all(&self, input: &FewShotInput) -> (MatchingOutput, DecoderState) {
+        let [n, k, c, h, w] = input.support_images.dims();
+        let q_levels = self.backbone.forward_levels(input.query.clone());
+        let s_levels = self
+            .backbone
+            .forward_levels(input.support_images.clone().reshape([n * k, c, h, w]));
+        let masks = input.support_masks.clone().reshape([n * k, 1, h, w]);
+        let mut coarse = Vec::new();
+        let mut layers = Vec::new();
+        for (i, &l) in self.match_levels.iter().enumerate() {
+            let (fq, fs) = (q_levels[l].clone(), s_levels[l].clone());
+            let [_, _, hn, wn] = fq.dims();
+            let (fq, fs) = match self.match_grid {
+                Some(g) if hn > g || wn > g => {
+                    let grid = [hn.min(g), wn.min(g)];
+                    (adaptive_avg_pool2d(fq, grid), adaptive_avg_pool2d(fs, grid))
+                }
+                _ => (fq, fs),
+            };
+            let [_, ch, hl, wl] = fq.dims();
+            let p = hl * wl;
+            let d = ch / self.heads;
+            let tq = fq.reshape([n, ch, p]).swap_dims(1, 2);
+            let ts = fs
+                .reshape([n, k, ch, p])
+                .swap_dims(2, 3)
+                .reshape([n, k * p, ch]);
+            let qh = self.queries[i]
+                .forward(tq)
+                .reshape([n, p, self.heads, d])
+                .swap_dims(1, 2);
+            let kh = self.keys[i]
+                .forward(ts)
+                .reshape([n, k * p, self.heads, d])
+                .swap_dims(1, 2);
+            let scores = qh.matmul(kh.swap_dims(2, 3)) / (d as f32).sqrt();
+            let m = adaptive_avg_pool2d(masks.clone(), [hl, wl])
+                .reshape([n, 1, k * p, 1])
+                .repeat_dim(1, self.heads);
+            let transferred = softmax(scores.clone(), 3).matmul(m);
+            coarse.push(transferred.mean_dim(1).reshape([n, 1, hl, wl]));
+            layers.push(AffinityLayer {
+                name: self.level_names[i].clone(),
+                scores: scores.mean_dim(1).reshape([n, p, k * p]),
+                query_hw: [hl, wl],
+                support_hw: [hl, wl],
+            });
+        }
+        let state = DecoderState {
+            coarse,
+            skips: [q_levels[self.match_levels[0]].clone(), q_levels[0].clone()],
+            out_hw: [h, w],
+        };
+        let logits = self.decode(&state.coarse, &state.skips, state.out_hw);
+        (MatchingOutput { logits, layers }, state)
+    }
+
+    /// The decoder alone: coarse masks and query skips to logits `[N, 2, H, W]`.
+    pub fn decode(
+        &self,
+        coarse: &[Tensor<4>],
+        skips: &[Tensor<4>; 2],
+        out_hw: [usize; 2],
+    ) -> Tensor<4> {
+        let [_, _, hf, wf] = skips[0].dims();
+        let [_, _, h0, w0] = skips[1].dims();
+        let mut parts: Vec<Tensor<4>> =
+            coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect();
+        parts.push(self.query_proj.forward(skips[0].clone()));
+        let x = self
+            .mix
+            .iter()
+            .fold(Tensor::cat(parts, 1), |x, b| b.forward(x));
+        let x = self
+            .refine
+            .forward(Tensor::cat(vec![resize(x, [h0, w0]), skips[1].clone()], 1));
+        resize(self.classify.forward(x), out_hw)
+    }
+}
+
+/// Bilinear resize (`align_corners = false`); identity when the size already matches.
+pub(crate) fn resize(x: Tensor<4>, [h, w]: [usize; 2]) -> Tensor<4> {
+    if x.dims()[2..] == [h, w] {
+        return x;
+    }
+    interpolate(
+        x,
+        InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_align_corners(false)
+            .with_output_size([h, w]),
+    )
+}
+
+impl FewShotSegmenter for MatchingSegmenter {
+    fn segment(
+        &self,
+        query: Tensor<4>,
+        support_images: Tensor<5>,
+        support_masks: Tensor<4>,
+    ) -> Tensor<4> {
+        let input = FewShotInput {
+            query,
+            support_images,
+            support_masks,
+        };
+        self.forward_all(&input).0.logits
+    }
+}
+
+impl MatchingModel for MatchingSegmenter {
+    type State = DecoderState;
+
+    fn forward_matching(&self, input: &FewShotInput) -> (MatchingOutput, DecoderState) {
+        self.forward_all(input)
+    }
+
+    fn layer_weights(&self, state: &DecoderState, region: &Tensor<3>) -> Option<Tensor<2>> {
+        // All L ablations and the unablated pass in one decoder batch: copy a holds layer
+        // a−1 zeroed (copy 0 is the original).
+        let l = state.coarse.len();
+        let [n, h, w] = region.dims();
+        let copies = l + 1;
+        let coarse: Vec<Tensor<4>> = state
+            .coarse
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let [_, _, hl, wl] = c.dims();
+                let keep: Vec<f32> = (0..copies)
+                    .map(|a| if a == i + 1 { 0.0 } else { 1.0 })
+                    .collect();
+                let keep = Tensor::<1>::from_floats(keep.as_slice(), &c.device())
+                    .reshape([copies, 1, 1, 1, 1]);
+                (c.clone().unsqueeze_dim::<5>(0).repeat_dim(0, copies) * keep).reshape([
+                    copies * n,
+                    1,
+                    hl,
+                    wl,
+                ])
+            })
+            .collect();
+        let rep = |t: &Tensor<4>| {
+            let [_, c, a, b] = t.dims();
+            t.clone()
+                .unsqueeze_dim::<5>(0)
+                .repeat_dim(0, copies)
+                .reshape([copies * n, c, a, b])
+        };
+        let skips = [rep(&state.skips[0]), rep(&state.skips[1])];
+        let logits = self.decode(&coarse, &skips, [h, w]);
+        let fg = logits.slice(s![.., 1..2]).reshape([copies, n, h * w]);
+        let r = region.clone().reshape([1, n, h * w]);
+        let area = r.clone().sum_dim(2).clamp_min(1.0);
+        let y = (fg * r).sum_dim(2) / area; // [copies, n, 1]
+        let y0 = y.clone().slice(s![0..1]);
+        let drop = (y.slice(s![1..]) - y0)
+            .abs()
+            .reshape([l, n])
+            .swap_dims(0, 1); // [n, l]
+        let total = drop.clone().sum_dim(1);
+        Some(drop / total.clamp_min(1e-12))
+    }
+}

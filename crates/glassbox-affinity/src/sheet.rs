@@ -1,0 +1,1 @@
+//! PNG sheets for support attributions (filled in below).

@@ -1,0 +1,60 @@
+//! Bilinear resizing as matrices, so the explainer can upsample, and take the adjoint of an
+//! upsampling, with matrix products.
+//!
+//! PyTorch's bilinear `interpolate(align_corners=False)` (what the reference explainer uses)
+//! is separable and linear: `U(x) = U_y · x · U_xᵀ` with one 1-D interpolation matrix per axis.
+
+use burn::prelude::*;
+
+/// The `[to, from]` matrix of 1-D linear interpolation with half-pixel centres and edge
+/// clamping (PyTorch `align_corners=False`, no antialiasing).
+pub fn interpolation_matrix(from: usize, to: usize) -> Vec<f32> {
+    let mut m = vec![0.0f32; to * from];
+    let scale = from as f64 / to as f64;
+    for i in 0..to {
+        let c = ((i as f64 + 0.5) * scale - 0.5).max(0.0);
+        let i0 = (c.floor() as usize).min(from - 1);
+        let i1 = (i0 + 1).min(from - 1);
+        let f = (c - i0 as f64) as f32;
+        m[i * from + i0] += 1.0 - f;
+        m[i * from + i1] += f;
+    }
+    m
+}
+
+/// [`interpolation_matrix`] as a tensor `[to, from]` on `device`.
+pub fn interpolation_tensor(from: usize, to: usize, device: &Device) -> Tensor<2> {
+    Tensor::<1>::from_floats(interpolation_matrix(from, to).as_slice(), device).reshape([to, from])
+}
+
+/// Bilinear resize of `x` `[B, h, w]` to `[B, H, W]` by `U_y x U_xᵀ`.
+pub fn resize_bilinear(x: Tensor<3>, [h_out, w_out]: [usize; 2]) -> Tensor<3> {
+    let [b, h, w] = x.dims();
+    if [h, w] == [h_out, w_out] {
+        return x;
+    }
+    let device = x.device();
+    let uy = interpolation_tensor(h, h_out, &device)
+        .unsqueeze_dim::<3>(0)
+        .repeat_dim(0, b);
+    let uxt = interpolation_tensor(w, w_out, &device)
+        .transpose()
+        .unsqueeze_dim::<3>(0)
+        .repeat_dim(0, b);
+    uy.matmul(x).matmul(uxt)
+}
+
+/// The adjoint of upsampling `[h, w] → [H, W]` applied to `x` `[B, H, W]`: `U_yᵀ x U_x`,
+/// `[B, h, w]`. `⟨U(a), x⟩ = ⟨a, Uᵀ(x)⟩` for every `a`.
+pub fn resize_adjoint(x: Tensor<3>, [h, w]: [usize; 2]) -> Tensor<3> {
+    let [b, h_big, w_big] = x.dims();
+    let device = x.device();
+    let uyt = interpolation_tensor(h, h_big, &device)
+        .transpose()
+        .unsqueeze_dim::<3>(0)
+        .repeat_dim(0, b);
+    let ux = interpolation_tensor(w, w_big, &device)
+        .unsqueeze_dim::<3>(0)
+        .repeat_dim(0, b);
+    uyt.matmul(x).matmul(ux)
+}
