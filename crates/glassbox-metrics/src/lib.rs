@@ -10,6 +10,7 @@
 //! | [`complexity`] | Sparseness (Gini), Complexity (entropy), Effective Complexity |
 //! | [`randomisation`] | Model Parameter Randomisation, Random Logit |
 //! | [`axiomatic`] | Completeness, Non-Sensitivity, Input Invariance |
+//! | [`support`] | few-shot segmentation over the support set: IAUC / DAUC (IoU), IAUC@p (confidence), mIoU Loss@p |
 //!
 //! Each metric is a config struct (serde, Quantus' defaults, differences documented on the
 //! type) implementing [`Metric`]: `metric.evaluate(&ctx, &batch)` returns per-sample scores,
@@ -58,6 +59,7 @@ mod registry;
 pub mod report;
 pub mod robustness;
 pub mod stats;
+pub mod support;
 
 pub use axiomatic::{Completeness, InputInvariance, NonSensitivity};
 pub use baseline::PerturbBaseline;
@@ -83,3 +85,4 @@ pub use robustness::{
     AvgSensitivity, LocalLipschitzEstimate, MaxSensitivity, Noise, NoisyCopies,
     RelativeInputStability, RelativeOutputStability,
 };
+pub use support::{Direction, MiouLoss, SupportBatch, SupportCurve, SupportMeasure, SupportScores};
