@@ -30,4 +30,5 @@ pub use explainer::{
 };
 pub use matching::{AffinityLayer, MatchingModel, MatchingOutput};
 pub use model::{DecoderState, MatchingSegmenter, MatchingSegmenterConfig};
+pub use sheet::support_sheet;
 pub use train::{FssTrainConfig, FssTrainReport, SegmentationScores, evaluate, train_segmenter};

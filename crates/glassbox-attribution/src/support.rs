@@ -9,7 +9,7 @@ use glassbox_core::{
 };
 
 /// How support relevance is computed from gradients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SupportMethod {
     /// `|∂score/∂support|`, summed over channels.
     Saliency,
@@ -21,10 +21,25 @@ pub enum SupportMethod {
         /// Path points.
         steps: usize,
     },
+    /// RISE over the support set: random smooth masks multiply each support image (towards the
+    /// zero substrate) **and** its annotation mask; relevance is the mask average weighted by
+    /// the mean foreground probability over the query region. No gradients.
+    Rise {
+        /// Random masks per episode.
+        masks: usize,
+        /// Grid cells per side before upsampling.
+        cells: usize,
+        /// Probability of keeping a cell.
+        p: f32,
+        /// Seed of the masks.
+        seed: u64,
+        /// Masked episodes per forward pass.
+        batch_size: usize,
+    },
 }
 
 /// Support-image attribution for any [`FewShotSegmenter`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SupportAttributor {
     /// The gradient method.
     pub method: SupportMethod,
@@ -68,6 +83,16 @@ impl SupportAttributor {
                 fg.greater_elem(0.0).float().reshape([n, h, w])
             }
         };
+        if let SupportMethod::Rise {
+            masks,
+            cells,
+            p,
+            seed,
+            batch_size,
+        } = self.method
+        {
+            return support_rise(model, input, &region, [masks, cells, batch_size], p, seed);
+        }
         let region = region.inner();
         let grad = |support: Tensor<5>| -> Result<Tensor<5>> {
             let x = support.inner().autodiff().require_grad();
@@ -96,12 +121,78 @@ impl SupportAttributor {
                 }
                 (support * total, "support_integrated_gradients")
             }
+            SupportMethod::Rise { .. } => unreachable!("handled above"),
         };
         Ok(SupportAttribution {
             support: relevance.sum_dim(2).reshape([n, s, h, w]),
             method: name.to_string(),
         })
     }
+}
+
+/// RISE over the support set (see [`SupportMethod::Rise`]).
+fn support_rise<M: FewShotSegmenter + ?Sized>(
+    model: &M,
+    input: &FewShotInput,
+    region: &Tensor<3>,
+    [count, cells, batch_size]: [usize; 3],
+    p: f32,
+    seed: u64,
+) -> Result<SupportAttribution> {
+    if count == 0 || cells == 0 || batch_size == 0 || !(p > 0.0 && p <= 1.0) {
+        return Err(Error::config(format!(
+            "support RISE needs masks, cells, batch_size >= 1 and p in (0, 1], got {count}, {cells}, {batch_size}, {p}"
+        )));
+    }
+    let [n, k, _, h, w] = input.support_images.dims();
+    let device = input.query.device();
+    let hw = h * w;
+    let mut maps = Vec::with_capacity(n * k * hw);
+    for i in 0..n {
+        let mut rng = glassbox_core::rng::SplitMix64::derive(seed, i as u64);
+        let all = crate::rise::rise_masks(count * k, cells, p, h, w, &mut rng); // [count·K, H, W]
+        let r = region.clone().slice(s![i..i + 1]).reshape([1, h * w]);
+        let area = r.clone().sum().into_scalar::<f32>().max(1.0);
+        let mut acc = vec![0.0f32; k * hw];
+        for start in (0..count).step_by(batch_size) {
+            let m = batch_size.min(count - start);
+            let masks =
+                Tensor::<1>::from_floats(&all[start * k * hw..(start + m) * k * hw], &device)
+                    .reshape([m, k, h, w]);
+            let support = input
+                .support_images
+                .clone()
+                .slice(s![i..i + 1])
+                .repeat_dim(0, m)
+                * masks.clone().reshape([m, k, 1, h, w]);
+            let smasks = input
+                .support_masks
+                .clone()
+                .slice(s![i..i + 1])
+                .repeat_dim(0, m)
+                * masks;
+            let query = input.query.clone().slice(s![i..i + 1]).repeat_dim(0, m);
+            let logits = model.segment(query, support, smasks);
+            check_segmentation(&logits, [m, h, w])?;
+            let fg = burn::tensor::activation::softmax(logits, 1)
+                .slice(s![.., 1..2])
+                .reshape([m, h * w]);
+            let scores =
+                glassbox_core::HostTensor::from_tensor(&((fg * r.clone()).sum_dim(1) / area))
+                    .values;
+            for (j, score) in scores.iter().enumerate() {
+                let mask = &all[(start + j) * k * hw..(start + j + 1) * k * hw];
+                for (a, mv) in acc.iter_mut().zip(mask) {
+                    *a += score * mv;
+                }
+            }
+        }
+        maps.extend(acc.into_iter().map(|v| v / (count as f32 * p)));
+    }
+    Ok(SupportAttribution {
+        support: Tensor::<1>::from_floats(maps.as_slice(), &device).reshape([n, k, h, w]),
+        method: "support_rise".into(),
+    })
 }
 
 fn check_segmentation(logits: &Tensor<4>, [n, h, w]: [usize; 3]) -> Result<()> {

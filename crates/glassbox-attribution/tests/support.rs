@@ -120,3 +120,55 @@ fn bad_episodes_are_typed_errors() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// The query's foreground is on exactly when shot 0's corner pixel (image and mask) survives,
+/// so RISE must rank that corner above every pixel of shot 1, which the model ignores.
+#[test]
+fn support_rise_finds_the_only_pixel_the_model_reads() {
+    let dev = Device::flex();
+    let (k, h, w) = (2, 8, 8);
+    let corner = |q: Tensor<4>, s: Tensor<5>, m: Tensor<4>| {
+        let n = q.dims()[0];
+        let v = s
+            .slice(s![.., 0..1, 0..1, 0..1, 0..1])
+            .reshape([n, 1, 1, 1])
+            * m.slice(s![.., 0..1, 0..1, 0..1]).reshape([n, 1, 1, 1]);
+        let fg = (q.zeros_like() + v) * 12.0 - 6.0;
+        Tensor::cat(vec![fg.zeros_like(), fg], 1)
+    };
+    let input = FewShotInput {
+        query: Tensor::ones([1, 1, h, w], &dev),
+        support_images: Tensor::ones([1, k, 1, h, w], &dev),
+        support_masks: Tensor::ones([1, k, h, w], &dev),
+    };
+    let method = SupportMethod::Rise {
+        masks: 400,
+        cells: 4,
+        p: 0.5,
+        seed: 3,
+        batch_size: 64,
+    };
+    let a = SupportAttributor::new(method)
+        .attribute(&corner, &input, Some(Tensor::ones([1, h, w], &dev)))
+        .unwrap();
+    let v = values(a.support);
+    let shot1_max = v[h * w..].iter().cloned().fold(f32::MIN, f32::max);
+    assert!(
+        v[0] > 1.3 * shot1_max,
+        "corner {} vs shot 1 max {shot1_max}",
+        v[0]
+    );
+    assert_eq!(a.method, "support_rise");
+    let bad = SupportMethod::Rise {
+        masks: 0,
+        cells: 4,
+        p: 0.5,
+        seed: 3,
+        batch_size: 64,
+    };
+    assert!(
+        SupportAttributor::new(bad)
+            .attribute(&corner, &input, None)
+            .is_err()
+    );
+}
