@@ -37,9 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &device,
         )?;
         println!(
-            "{shots}-shot: mIoU {:.2}  FB-IoU {:.2}  per class {:?}",
+            "{shots}-shot: mIoU {:.2}  FB-IoU {:.2}  objectness mIoU {:.2}  per class {:?}",
             100.0 * s.miou,
             100.0 * s.fb_iou,
+            100.0 * s.objectness_miou,
             s.per_class
         );
     }

@@ -174,7 +174,7 @@ pub enum Region {
     /// Every query pixel.
     All,
     /// A given mask `[N, H, W]` (1 = explained pixel), e.g. the query ground truth.
-    Mask(Tensor<3>),
+    Mask(Box<Tensor<3>>),
 }
 
 /// The Affinity Explainer; see the module docs.

@@ -63,6 +63,26 @@ impl Default for MatchingSegmenterConfig {
 }
 
 impl MatchingSegmenterConfig {
+    /// The default: SmallCnn (widths 16/32/64) matched at its stride-2 and stride-4 levels.
+    pub fn small_cnn() -> Self {
+        Self::default()
+    }
+
+    /// A grey-input ResNet-18 (no in-model resize) matched at stages 1–3 (strides 4, 8, 16).
+    pub fn resnet18() -> Self {
+        use glassbox_backbones::{ResNetConfig, ResNetDepth};
+        Self {
+            backbone: ModelConfig::ResNet {
+                resnet: ResNetConfig::new(ResNetDepth::ResNet18)
+                    .with_num_classes(Some(2))
+                    .with_in_channels(1),
+                input_size: None,
+            },
+            match_levels: vec![0, 1, 2],
+            ..Self::default()
+        }
+    }
+
     /// Check the config against the backbone's levels.
     pub fn validate(&self) -> Result<()> {
         self.backbone.validate()?;

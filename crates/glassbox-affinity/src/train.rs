@@ -101,6 +101,10 @@ pub struct SegmentationScores {
     pub fb_iou: f64,
     /// Foreground IoU of each held-out class: `(class, IoU)`.
     pub per_class: Vec<(usize, f64)>,
+    /// mIoU of predicting every visible item as foreground, on the same episodes: the score of
+    /// a segmenter that finds objects but ignores the support class. A model must beat it to
+    /// show it matches the class.
+    pub objectness_miou: f64,
 }
 
 /// What a training run produced.
@@ -217,6 +221,7 @@ pub fn evaluate<M: FewShotSegmenter + ?Sized>(
     // [class][intersection, union] for the foreground; [fg/bg][intersection, union] overall.
     let mut per_class = [[0.0f64; 2]; 2];
     let mut fb = [[0.0f64; 2]; 2];
+    let mut objectness = [[0.0f64; 2]; 2];
     let mut done = 0;
     while done < episodes {
         let count = batch_size.min(episodes - done);
@@ -247,6 +252,10 @@ pub fn evaluate<M: FewShotSegmenter + ?Sized>(
                 .iter()
                 .position(|c| c == class)
                 .expect("held-out class");
+            for (&o, &m) in eps[i].query.objects.iter().zip(&eps[i].query.mask) {
+                objectness[ci][0] += f64::from(o == 1 && m == 1);
+                objectness[ci][1] += f64::from(o == 1 || m == 1);
+            }
             let (pi, ti) = (
                 &p[i * h * w..(i + 1) * h * w],
                 &t[i * h * w..(i + 1) * h * w],
@@ -281,5 +290,6 @@ pub fn evaluate<M: FewShotSegmenter + ?Sized>(
         miou: per.iter().map(|p| p.1).sum::<f64>() / per.len() as f64,
         fb_iou: (iou(fb[0]) + iou(fb[1])) / 2.0,
         per_class: per,
+        objectness_miou: objectness.iter().map(|&iu| iou(iu)).sum::<f64>() / 2.0,
     })
 }

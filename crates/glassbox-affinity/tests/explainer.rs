@@ -249,7 +249,7 @@ fn diagonal_affinity_points_at_the_matching_support_pixels() {
         .explain(
             &model,
             &input(k, side, &device),
-            &Region::Mask(tensor(region, [1, side, side], &device)),
+            &Region::Mask(Box::new(tensor(region, [1, side, side], &device))),
         )
         .unwrap();
     let map = host(&out.attribution.support);
@@ -272,7 +272,7 @@ fn masked_variant_vanishes_far_from_the_support_mask_and_signed_is_lowest_there(
     let inp = input(2, 64, &device);
     let mut region = vec![0.0f32; 64 * 64];
     region[..20 * 64].iter_mut().for_each(|v| *v = 1.0);
-    let region = Region::Mask(tensor(region, [1, 64, 64], &device));
+    let region = Region::Mask(Box::new(tensor(region, [1, 64, 64], &device)));
     for variant in [Variant::Masked, Variant::Signed] {
         let out = AffinityExplainer::new(AffinityExplainerConfig::new(variant))
             .explain(&model, &inp, &region)
@@ -308,7 +308,7 @@ fn bad_inputs_are_typed_errors() {
     let model = MatchingSegmenterConfig::default().init(&device);
     let explainer = AffinityExplainer::default();
     let mut inp = input(2, 64, &device);
-    let wrong_region = Region::Mask(Tensor::ones([1, 32, 32], &device));
+    let wrong_region = Region::Mask(Box::new(Tensor::ones([1, 32, 32], &device)));
     assert!(explainer.explain(&model, &inp, &wrong_region).is_err());
     inp.support_masks = Tensor::ones([1, 3, 64, 64], &device);
     let err = explainer

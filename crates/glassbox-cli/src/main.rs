@@ -5,6 +5,7 @@
 //! `glassbox explain` attributes its predictions with a post-hoc method.
 
 mod explain;
+mod fss;
 mod predict;
 mod prototypes;
 mod score;
@@ -53,6 +54,10 @@ enum Command {
     /// Train prototype networks (ProtoPNet, ST-ProtoPNet) and explain their predictions.
     #[command(subcommand)]
     Prototypes(prototypes::PrototypesCommand),
+    /// Few-shot segmentation that explains itself: train a matching segmenter, explain it with
+    /// the Affinity Explainer, score explainers against support-image baselines.
+    #[command(subcommand)]
+    Fss(fss::FssCommand),
     /// Run a ResNet with PyTorch-exported safetensors weights on an .npy batch; write logits.
     Predict(predict::PredictArgs),
 }
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
         Command::Prototypes(cmd) => prototypes::run(cmd),
+        Command::Fss(cmd) => fss::run(cmd),
         Command::Explain(args) => explain::explain(args),
         Command::Predict(args) => predict::predict(args),
     };

@@ -127,6 +127,9 @@ pub struct Scene {
     pub image: Vec<f32>,
     /// 1 where a target-class item is visible, 0 elsewhere.
     pub mask: Vec<u8>,
+    /// 1 where any item (target or distractor) is visible: what a model that segments
+    /// "objects" without reading the support class would predict.
+    pub objects: Vec<u8>,
 }
 
 /// A 1-way K-shot episode: a query scene and `K` annotated support scenes of one class.
@@ -255,6 +258,7 @@ impl<'a> EpisodeSampler<'a> {
         for _ in 0..16 {
             let mut image = background(rng, side, self.scene.background);
             let mut mask = vec![0u8; side * side];
+            let mut objects = vec![0u8; side * side];
             let n_d = range(rng, distractors);
             let others: Vec<usize> = self
                 .distractors
@@ -267,16 +271,20 @@ impl<'a> EpisodeSampler<'a> {
                     break;
                 }
                 let c = others[rng.below(others.len())];
-                self.paste(rng, c, &mut image, &mut mask, 0);
+                self.paste(rng, c, &mut image, &mut mask, &mut objects, 0);
             }
             let n_t = range(rng, targets);
             let mut ok = true;
             for _ in 0..n_t {
-                ok &= self.paste(rng, class, &mut image, &mut mask, 1)
+                ok &= self.paste(rng, class, &mut image, &mut mask, &mut objects, 1)
                     >= self.scene.min_target_pixels;
             }
             let visible = mask.iter().filter(|&&m| m == 1).count();
-            let scene = Scene { image, mask };
+            let scene = Scene {
+                image,
+                mask,
+                objects,
+            };
             if ok && visible >= self.scene.min_target_pixels {
                 return scene;
             }
@@ -293,6 +301,7 @@ impl<'a> EpisodeSampler<'a> {
         class: usize,
         image: &mut [f32],
         mask: &mut [u8],
+        objects: &mut [u8],
         label: u8,
     ) -> usize {
         let side = self.scene.canvas;
@@ -310,6 +319,7 @@ impl<'a> EpisodeSampler<'a> {
                     let p = (y0 + y) * side + x0 + x;
                     image[p] = v;
                     mask[p] = label;
+                    objects[p] = 1;
                     count += 1;
                 }
             }

@@ -12,10 +12,12 @@
 //! | [`data`] | `glassbox-data`: IDX reader, Fashion-MNIST, batching |
 //! | [`backbones`] | `glassbox-backbones`: `SmallCnn`, multi-level features |
 //! | [`attribution`] | `glassbox-attribution`: Saliency, IG, SmoothGrad, Grad-CAM, Occlusion |
+//! | [`affinity`] | `glassbox-affinity`: matching-based few-shot segmenter and the Affinity Explainer |
 //! | [`metrics`] | `glassbox-metrics`: faithfulness, robustness, localisation, complexity, randomisation and axiomatic metrics |
 //!
 //! [`scoring`] joins the two: every attribution method as a metric explainer, and a method ×
-//! metric table in one call ([`scoring::score_methods`]).
+//! metric table in one call ([`scoring::score_methods`]); [`fss`] does the same for few-shot
+//! segmentation (Affinity Explainer vs support-image baselines, support-set causal metrics).
 //!
 //! ## Features
 //! | feature | backend |
@@ -27,6 +29,7 @@
 //!
 //! Pick the device at run time with [`device::parse_device`].
 
+pub use glassbox_affinity as affinity;
 pub use glassbox_attribution as attribution;
 pub use glassbox_backbones as backbones;
 pub use glassbox_core as core;
@@ -36,6 +39,7 @@ pub use glassbox_prototypes as prototypes;
 
 pub mod classification;
 pub mod device;
+pub mod fss;
 /// One classifier type over every backbone (re-exported from `glassbox-backbones`).
 pub use glassbox_backbones::image_classifier;
 pub mod scoring;
