@@ -202,6 +202,18 @@ impl MatchingSegmenter {
         let s_levels = self
             .backbone
             .forward_levels(input.support_images.clone().reshape([n * k, c, h, w]));
+        self.forward_from_levels(input, q_levels, s_levels)
+    }
+
+    /// The forward pass after the backbone: `q_levels` / `s_levels` are the backbone levels of
+    /// the queries `[N, …]` and of the supports `[N·K, …]` (shot-major within an episode).
+    pub fn forward_from_levels(
+        &self,
+        input: &FewShotInput,
+        q_levels: Vec<Tensor<4>>,
+        s_levels: Vec<Tensor<4>>,
+    ) -> (MatchingOutput, DecoderState) {
+        let [n, k, _, h, w] = input.support_images.dims();
         let masks = input.support_masks.clone().reshape([n * k, 1, h, w]);
         let mut coarse = Vec::new();
         let mut layers = Vec::new();
@@ -273,6 +285,66 @@ impl MatchingSegmenter {
             .refine
             .forward(Tensor::cat(vec![resize(x, [h0, w0]), skips[1].clone()], 1));
         resize(self.classify.forward(x), out_hw)
+    }
+}
+
+impl MatchingSegmenter {
+    /// Grad-CAM over the support images: gradients of the summed foreground logit over
+    /// `region` (`[N, H, W]`; `None` = the predicted foreground) with respect to each support's
+    /// deepest matching-level feature map, channel weights = their spatial mean,
+    /// `ReLU(Σ_c α_c A_c)` upsampled (bilinear) to the image. Returns `[N, K, H, W]`.
+    pub fn support_grad_cam(
+        &self,
+        input: &FewShotInput,
+        region: Option<Tensor<3>>,
+    ) -> Result<glassbox_core::SupportAttribution> {
+        self.check_input(input)?;
+        let [n, k, c, h, w] = input.support_images.dims();
+        let region = match region {
+            Some(r) if r.dims() == [n, h, w] => r,
+            Some(r) => {
+                return Err(Error::shape(
+                    "query region",
+                    format!("[{n}, {h}, {w}]"),
+                    &r.dims(),
+                ));
+            }
+            None => {
+                let logits = self.segment(
+                    input.query.clone(),
+                    input.support_images.clone(),
+                    input.support_masks.clone(),
+                );
+                let fg = logits.clone().slice(s![.., 1..2]) - logits.slice(s![.., 0..1]);
+                fg.greater_elem(0.0).float().reshape([n, h, w])
+            }
+        };
+        let ad = |t: Tensor<4>| t.inner().autodiff();
+        let input_ad = FewShotInput {
+            query: ad(input.query.clone()),
+            support_images: input.support_images.clone().inner().autodiff(),
+            support_masks: ad(input.support_masks.clone()),
+        };
+        let q_levels = self.backbone.forward_levels(input_ad.query.clone());
+        let mut s_levels = self
+            .backbone
+            .forward_levels(input_ad.support_images.clone().reshape([n * k, c, h, w]));
+        let level = *self.match_levels.last().expect("a matching level");
+        let features = s_levels[level].clone().detach().require_grad();
+        s_levels[level] = features.clone();
+        let (out, _) = self.forward_from_levels(&input_ad, q_levels, s_levels);
+        let fg = out.logits.slice(s![.., 1..2]).reshape([n, h, w]);
+        let grads = (fg * region.inner().autodiff()).sum().backward();
+        let g = features
+            .grad(&grads)
+            .unwrap_or_else(|| features.clone().inner().zeros_like());
+        let a = features.inner();
+        let alpha = g.mean_dim(3).mean_dim(2); // [N·K, C, 1, 1]
+        let cam = burn::tensor::activation::relu((a * alpha).sum_dim(1)); // [N·K, 1, h', w']
+        Ok(glassbox_core::SupportAttribution {
+            support: resize(cam, [h, w]).reshape([n, k, h, w]),
+            method: "support_grad_cam".into(),
+        })
     }
 }
 

@@ -9,13 +9,11 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use glassbox_affinity::{
-    AffinityExplainer, AffinityExplainerConfig, MatchingModel, Region, Variant,
+    AffinityExplainer, AffinityExplainerConfig, MatchingSegmenter, Region, Variant,
 };
 use glassbox_attribution::{SupportAttributor, SupportMethod};
 use glassbox_core::rng::SplitMix64;
-use glassbox_core::{
-    Error, FewShotInput, FewShotSegmenter, HostTensor, Result, SupportAttribution,
-};
+use glassbox_core::{Error, FewShotInput, HostTensor, Result, SupportAttribution};
 use glassbox_data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch};
 use glassbox_data::{LabeledImages, fashion_mnist};
 use glassbox_metrics::{MiouLoss, PerturbationEngine, SupportBatch, SupportCurve};
@@ -37,6 +35,8 @@ pub enum FssMethod {
         /// Path points (the paper uses 25; the speed goal compares with 50).
         steps: usize,
     },
+    /// Grad-CAM on the supports' deepest matching-level features.
+    GradCam,
     /// RISE over support images and masks.
     Rise {
         /// Random masks per episode.
@@ -54,6 +54,7 @@ impl FssMethod {
             Self::MaskPrior,
             Self::Saliency,
             Self::IntegratedGradients { steps: 25 },
+            Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
             Self::Affinity(Variant::Masked),
@@ -68,6 +69,7 @@ impl FssMethod {
             Self::MaskPrior => "mask_prior".into(),
             Self::Saliency => "saliency".into(),
             Self::IntegratedGradients { steps } => format!("ig{steps}"),
+            Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
         }
@@ -89,6 +91,7 @@ impl FssMethod {
             "random" => Self::Random,
             "mask_prior" | "gaussian_noise_mask" => Self::MaskPrior,
             "saliency" => Self::Saliency,
+            "grad_cam" | "gradcam" => Self::GradCam,
             "affinity" | "affinity_masked" | "affex" => Self::Affinity(Variant::Masked),
             "affinity_unmasked" => Self::Affinity(Variant::Unmasked),
             "affinity_signed" => Self::Affinity(Variant::Signed),
@@ -99,7 +102,7 @@ impl FssMethod {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -108,15 +111,12 @@ impl FssMethod {
 
     /// Attribute `model`'s predicted foreground of each query to its support images:
     /// `[N, K, H, W]`. `seed` drives the random methods.
-    pub fn attribute<M>(
+    pub fn attribute(
         &self,
-        model: &M,
+        model: &MatchingSegmenter,
         input: &FewShotInput,
         seed: u64,
-    ) -> Result<SupportAttribution>
-    where
-        M: MatchingModel + FewShotSegmenter,
-    {
+    ) -> Result<SupportAttribution> {
         input.validate()?;
         let [n, k, _, h, w] = input.support_images.dims();
         let device = input.query.device();
@@ -147,6 +147,7 @@ impl FssMethod {
                 SupportAttributor::new(SupportMethod::IntegratedGradients { steps: *steps })
                     .attribute(model, input, None)?
             }
+            Self::GradCam => model.support_grad_cam(input, None)?,
             Self::Rise { masks } => SupportAttributor::new(SupportMethod::Rise {
                 masks: *masks,
                 cells: 8,
@@ -252,16 +253,13 @@ impl FssEvaluation {
 }
 
 /// Explain `config.episodes` test episodes with every method and score them.
-pub fn evaluate_fss_methods<M>(
-    model: &M,
+pub fn evaluate_fss_methods(
+    model: &MatchingSegmenter,
     images: &LabeledImages,
     methods: &[FssMethod],
     config: &FssEvaluationConfig,
     device: &Device,
-) -> Result<FssEvaluation>
-where
-    M: MatchingModel + FewShotSegmenter,
-{
+) -> Result<FssEvaluation> {
     if methods.is_empty() {
         return Err(Error::Empty("method list".into()));
     }
