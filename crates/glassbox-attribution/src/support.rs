@@ -43,12 +43,24 @@ pub enum SupportMethod {
 pub struct SupportAttributor {
     /// The gradient method.
     pub method: SupportMethod,
+    /// Integrated-Gradients path points per forward/backward pass (the episode batch is
+    /// replicated this many times; lower it to save memory).
+    pub path_batch: usize,
 }
 
 impl SupportAttributor {
-    /// An attributor using `method`.
+    /// An attributor using `method`, 16 path points per pass.
     pub fn new(method: SupportMethod) -> Self {
-        Self { method }
+        Self {
+            method,
+            path_batch: 16,
+        }
+    }
+
+    /// Builder: path points per pass.
+    pub fn with_path_batch(mut self, path_batch: usize) -> Self {
+        self.path_batch = path_batch;
+        self
     }
 
     /// Attribute the foreground score of `region` (`[N, H, W]`, 1 = explained pixel) or, when
@@ -94,30 +106,56 @@ impl SupportAttributor {
             return support_rise(model, input, &region, [masks, cells, batch_size], p, seed);
         }
         let region = region.inner();
-        let grad = |support: Tensor<5>| -> Result<Tensor<5>> {
-            let x = support.inner().autodiff().require_grad();
-            let logits = model.segment(
-                input.query.clone().inner(),
-                x.clone(),
-                input.support_masks.clone().inner(),
-            );
-            check_segmentation(&logits.clone().inner(), [n, h, w])?;
-            let fg = logits.slice(s![.., 1..2]).reshape([n, h, w]);
-            let grads = (fg * region.clone()).sum().backward();
-            Ok(x.grad(&grads)
-                .unwrap_or_else(|| Tensor::zeros([n, s, c, h, w], &x.device()).inner()))
-        };
         let support = input.support_images.clone().inner();
+        let device = support.device();
+        // Gradients at `alphas[i] · support` for every i in one forward/backward pass:
+        // `[m·N, S, C, H, W]`, path point major.
+        let grad = |alphas: &[f32]| -> Result<Tensor<5>> {
+            let m = alphas.len();
+            let scale = Tensor::<1>::from_floats(alphas, &device).reshape([m, 1, 1, 1, 1, 1]);
+            let x = (support.clone().unsqueeze_dim::<6>(0).repeat_dim(0, m) * scale)
+                .reshape([m * n, s, c, h, w])
+                .autodiff()
+                .require_grad();
+            let rep4 = |t: Tensor<4>| {
+                let [a, b, d, e] = t.dims();
+                t.unsqueeze_dim::<5>(0)
+                    .repeat_dim(0, m)
+                    .reshape([m * a, b, d, e])
+            };
+            let logits = model.segment(
+                rep4(input.query.clone().inner()),
+                x.clone(),
+                rep4(input.support_masks.clone().inner()),
+            );
+            check_segmentation(&logits.clone().inner(), [m * n, h, w])?;
+            let fg = logits.slice(s![.., 1..2]).reshape([m * n, h, w]);
+            let r = region
+                .clone()
+                .unsqueeze_dim::<4>(0)
+                .repeat_dim(0, m)
+                .reshape([m * n, h, w]);
+            let grads = (fg * r).sum().backward();
+            Ok(x.grad(&grads)
+                .unwrap_or_else(|| Tensor::zeros([m * n, s, c, h, w], &device)))
+        };
         let (relevance, name) = match self.method {
-            SupportMethod::Saliency => (grad(support)?.abs(), "support_saliency"),
+            SupportMethod::Saliency => (grad(&[1.0])?.abs(), "support_saliency"),
             SupportMethod::InputXGradient => {
-                (support.clone() * grad(support)?, "support_input_x_gradient")
+                (support.clone() * grad(&[1.0])?, "support_input_x_gradient")
             }
             SupportMethod::IntegratedGradients { steps } => {
                 let (alphas, weights) = crate::IntegrationRule::GaussLegendre.steps(steps)?;
-                let mut total = Tensor::<5>::zeros([n, s, c, h, w], &support.device());
-                for (a, wt) in alphas.iter().zip(&weights) {
-                    total = total + grad(support.clone() * (*a as f32))? * (*wt as f32);
+                let per_pass = self.path_batch.max(1);
+                let mut total = Tensor::<5>::zeros([n, s, c, h, w], &device);
+                for (a, wt) in alphas.chunks(per_pass).zip(weights.chunks(per_pass)) {
+                    let m = a.len();
+                    let a: Vec<f32> = a.iter().map(|v| *v as f32).collect();
+                    let wt: Vec<f32> = wt.iter().map(|v| *v as f32).collect();
+                    let wt = Tensor::<1>::from_floats(wt.as_slice(), &device)
+                        .reshape([m, 1, 1, 1, 1, 1]);
+                    let g = grad(&a)?.reshape([m, n, s, c, h, w]) * wt;
+                    total = total + g.sum_dim(0).reshape([n, s, c, h, w]);
                 }
                 (support * total, "support_integrated_gradients")
             }

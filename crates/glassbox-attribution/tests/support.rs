@@ -172,3 +172,26 @@ fn support_rise_finds_the_only_pixel_the_model_reads() {
             .is_err()
     );
 }
+
+/// Batching the IG path points (one pass for all, or one pass each) changes nothing.
+#[test]
+fn integrated_gradients_do_not_depend_on_the_path_batch() {
+    let dev = Device::flex();
+    let (input, _, _, _) = episode(&dev);
+    let nonlinear = |q: Tensor<4>, s: Tensor<5>, m: Tensor<4>| {
+        let logits = segmenter(q, s, m);
+        logits.tanh() * 2.0
+    };
+    let ig = |batch| {
+        let a = SupportAttributor::new(SupportMethod::IntegratedGradients { steps: 7 })
+            .with_path_batch(batch)
+            .attribute(&nonlinear, &input, None)
+            .unwrap();
+        values(a.support)
+    };
+    let (one, all) = (ig(1), ig(16));
+    for (a, b) in one.iter().zip(&all) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    assert!(one.iter().any(|v| v.abs() > 1e-4));
+}
