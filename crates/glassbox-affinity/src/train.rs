@@ -17,7 +17,6 @@ use burn::prelude::*;
 use glassbox_core::{Error, FewShotSegmenter, Result};
 use glassbox_data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch, fold_classes};
 use glassbox_data::{LabeledImages, fashion_mnist};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{MatchingSegmenter, MatchingSegmenterConfig};
@@ -144,15 +143,7 @@ pub fn train_segmenter(
     }
     let mut optim = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let bar = if config.progress {
-        let bar = ProgressBar::new(config.steps as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} {eta}") {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = glassbox_core::train::counter_bar(config.progress, config.steps as u64, "steps");
     let mut history = Vec::new();
     let (mut block_sum, mut block_n) = (0.0, 0usize);
     for step in 0..config.steps {

@@ -202,6 +202,21 @@ where
     Ok((model, history))
 }
 
+/// A counting progress bar over `len` items named `unit` (`{bar} pos/len unit msg eta`), or a
+/// hidden one when `enabled` is false — the bar every long loop in glassbox shows.
+pub fn counter_bar(enabled: bool, len: u64, unit: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{{bar:30}} {{pos}}/{{len}} {unit} {{msg}} {{eta}}"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 fn progress_bar(enabled: bool, len: u64, epoch: usize, epochs: usize) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();

@@ -12,7 +12,6 @@
 use burn::prelude::*;
 use glassbox_core::check::check_finite_slice;
 use glassbox_core::{Classifier, Error, HostTensor, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 /// Describes the perturbed copies of a batch of images.
@@ -143,17 +142,11 @@ impl PerturbationEngine {
         let b = images.shape[0];
         let d: usize = images.shape[1..].iter().product();
         let total: usize = (0..b).map(|i| perturbation.copies(i)).sum();
-        let bar = if self.progress && total > self.batch_size {
-            let bar = ProgressBar::new(total as u64);
-            if let Ok(style) =
-                ProgressStyle::with_template("{bar:30} {pos}/{len} perturbed copies {eta}")
-            {
-                bar.set_style(style);
-            }
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = glassbox_core::train::counter_bar(
+            self.progress && total > self.batch_size,
+            total as u64,
+            "perturbed copies",
+        );
         let mut buf: Vec<f32> = Vec::with_capacity(self.batch_size.min(total) * d);
         let mut samples: Vec<usize> = Vec::with_capacity(self.batch_size.min(total));
         for i in 0..b {

@@ -17,7 +17,6 @@ use glassbox_core::{Error, FewShotInput, HostTensor, Result, SupportAttribution}
 use glassbox_data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch};
 use glassbox_data::{LabeledImages, fashion_mnist};
 use glassbox_metrics::{MiouLoss, PerturbationEngine, SupportBatch, SupportCurve};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 /// A support-attribution method, by name.
@@ -281,17 +280,11 @@ pub fn evaluate_fss_methods(
     let dauc = SupportCurve::dauc().with_steps(config.curve_steps);
     let conf = SupportCurve::iauc_at(0.01);
     let losses = [MiouLoss::new(0.01), MiouLoss::new(0.05)];
-    let bar = if config.progress {
-        let bar = ProgressBar::new((methods.len() * config.episodes) as u64);
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:30} {pos}/{len} episodes×methods {msg} {eta}")
-        {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = glassbox_core::train::counter_bar(
+        config.progress,
+        (methods.len() * config.episodes) as u64,
+        "episodes×methods",
+    );
     let mut rows = Vec::new();
     for method in methods {
         bar.set_message(method.name());
