@@ -25,7 +25,8 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use glassbox_core::{
-    Error, Explainer, FewShotInput, Result, SupportAttribution, Target, check::check_finite,
+    Error, Explainer, FewShotInput, HostTensor, Result, SupportAttribution, Target,
+    check::check_finite,
 };
 use serde::{Deserialize, Serialize};
 
@@ -215,6 +216,15 @@ impl AffinityExplainer {
         self.config.validate()?;
         input.validate()?;
         let [n, k, _, h, w] = input.support_images.dims();
+        // A support shot must show the class: an empty mask has nothing to match against.
+        let areas = HostTensor::from_tensor(&input.support_masks.clone().sum_dim(3).sum_dim(2));
+        if let Some(i) = areas.values.iter().position(|a| *a <= 0.0) {
+            return Err(Error::Empty(format!(
+                "support mask of shot {} in episode {} (no foreground pixel)",
+                i % k,
+                i / k
+            )));
+        }
         let (out, state) = model.forward_matching(input);
         if out.logits.dims() != [n, 2, h, w] {
             return Err(Error::shape(

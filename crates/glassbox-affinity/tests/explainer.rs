@@ -315,6 +315,15 @@ fn bad_inputs_are_typed_errors() {
         .explain(&model, &inp, &Region::Predicted)
         .unwrap_err();
     assert!(err.to_string().contains("support masks"), "{err}");
+    let mut empty = input(2, 64, &device);
+    empty.support_masks = empty.support_masks.slice_assign(
+        s![0..1, 1..2, .., ..],
+        Tensor::zeros([1, 1, 64, 64], &device),
+    );
+    let err = explainer
+        .explain(&model, &empty, &Region::Predicted)
+        .unwrap_err();
+    assert!(err.to_string().contains("shot 1 in episode 0"), "{err}");
     let mut nan = input(1, 64, &device);
     nan.query = nan.query.mul_scalar(f32::NAN);
     assert!(explainer.explain(&model, &nan, &Region::Predicted).is_err());
