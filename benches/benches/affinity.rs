@@ -8,7 +8,8 @@
 use burn::prelude::*;
 use criterion::{Criterion, criterion_main};
 use glassbox::affinity::{
-    AffinityExplainer, AffinityExplainerConfig, MatchingSegmenterConfig, Region, Variant,
+    AffinityExplainer, AffinityExplainerConfig, Aggregation, MatchingSegmenterConfig, Region,
+    Variant,
 };
 use glassbox::attribution::{SupportAttributor, SupportMethod};
 use glassbox::core::{FewShotSegmenter, HostTensor};
@@ -50,6 +51,16 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // Without the feature-ablation decoder re-runs (uniform layer weights).
+        let mean = AffinityExplainer::new(
+            AffinityExplainerConfig::new(Variant::Masked).with_aggregation(Aggregation::Mean),
+        );
+        g.bench_function("explain_affinity_masked_mean_weights", |b| {
+            b.iter(|| {
+                let out = mean.explain(&model, &input, &Region::Predicted).unwrap();
+                HostTensor::from_tensor(&out.attribution.support)
+            })
+        });
         let ig = SupportAttributor::new(SupportMethod::IntegratedGradients { steps: 50 });
         g.bench_function("integrated_gradients_50", |b| {
             b.iter(|| HostTensor::from_tensor(&ig.attribute(&model, &input, None).unwrap().support))

@@ -7,8 +7,9 @@
 //! `softmax_j(S_h)` transfer the support mask (area-averaged to the level's grid) to every
 //! query token, averaged over heads: a per-level *coarse mask* `ĉ_l`, exactly DCAMA's
 //! "attention-weighted mask aggregation". A light decoder mixes the coarse masks with query
-//! features (the finest matching level, then the backbone's first level) into `[N, 2, H, W]`
-//! logits.
+//! features (the finest matching level at its matching grid, then the `refine_level` features)
+//! into logits, bilinearly upsampled to `[N, 2, H, W]`. The decoder is kept light because the
+//! Affinity Explainer's feature ablation re-runs it once per matching layer.
 //!
 //! Deliberate differences from DCAMA (Shi et al., ECCV 2022): one matching layer per backbone
 //! *level* rather than per block, no sinusoidal positional encoding (our scenes place objects
@@ -40,6 +41,9 @@ pub struct MatchingSegmenterConfig {
     pub heads: usize,
     /// Channels of the decoder.
     pub decoder_width: usize,
+    /// Backbone level whose query features refine the decoder output (at most the first
+    /// matching level); logits are computed at its resolution, then upsampled.
+    pub refine_level: usize,
     /// Largest matching grid side: a level with a finer grid is area-averaged to
     /// `match_grid × match_grid` before matching (attention cost grows with the 4th power of
     /// the side). `None` matches at the native resolution.
@@ -57,6 +61,7 @@ impl Default for MatchingSegmenterConfig {
             match_levels: vec![1, 2],
             heads: 4,
             decoder_width: 32,
+            refine_level: 1,
             match_grid: Some(16),
         }
     }
@@ -79,6 +84,7 @@ impl MatchingSegmenterConfig {
                 input_size: None,
             },
             match_levels: vec![0, 1, 2],
+            refine_level: 0,
             ..Self::default()
         }
     }
@@ -91,6 +97,12 @@ impl MatchingSegmenterConfig {
         }
         if self.heads == 0 || self.decoder_width == 0 || self.match_grid == Some(0) {
             return Err(Error::config("heads and decoder_width must be >= 1"));
+        }
+        if self.refine_level > self.match_levels[0] {
+            return Err(Error::config(format!(
+                "refine_level ({}) must not be deeper than the first matching level ({})",
+                self.refine_level, self.match_levels[0]
+            )));
         }
         if self.match_levels.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::config(format!(
@@ -125,7 +137,7 @@ impl MatchingSegmenterConfig {
         }
         let d = self.decoder_width;
         let finest = &levels[self.match_levels[0]];
-        let first = &levels[0];
+        let first = &levels[self.refine_level];
         Ok(MatchingSegmenter {
             backbone,
             queries,
@@ -139,6 +151,7 @@ impl MatchingSegmenterConfig {
             classify: Conv2dConfig::new([d, 2], [1, 1]).init(device),
             match_levels: self.match_levels.clone(),
             match_grid: self.match_grid,
+            refine_level: self.refine_level,
             level_names: self
                 .match_levels
                 .iter()
@@ -168,6 +181,7 @@ pub struct MatchingSegmenter {
     classify: Conv2d,
     match_levels: Vec<usize>,
     match_grid: Option<usize>,
+    refine_level: usize,
     level_names: Vec<String>,
     heads: usize,
 }
@@ -177,8 +191,11 @@ pub struct MatchingSegmenter {
 pub struct DecoderState {
     /// Per-level coarse masks `[N, 1, h_l, w_l]`.
     pub coarse: Vec<Tensor<4>>,
-    /// Query features of the finest matching level and of the backbone's first level.
+    /// Query features of the finest matching level (at its matching grid) and of the refine
+    /// level.
     pub skips: [Tensor<4>; 2],
+    /// The logits of the forward pass.
+    pub logits: Tensor<4>,
     /// Output size `[H, W]`.
     pub out_hw: [usize; 2],
 }
@@ -217,6 +234,7 @@ impl MatchingSegmenter {
         let masks = input.support_masks.clone().reshape([n * k, 1, h, w]);
         let mut coarse = Vec::new();
         let mut layers = Vec::new();
+        let mut finest = None;
         for (i, &l) in self.match_levels.iter().enumerate() {
             let (fq, fs) = (q_levels[l].clone(), s_levels[l].clone());
             let [_, _, hn, wn] = fq.dims();
@@ -227,6 +245,9 @@ impl MatchingSegmenter {
                 }
                 _ => (fq, fs),
             };
+            if finest.is_none() {
+                finest = Some(fq.clone());
+            }
             let [_, ch, hl, wl] = fq.dims();
             let p = hl * wl;
             let d = ch / self.heads;
@@ -256,12 +277,17 @@ impl MatchingSegmenter {
                 support_hw: [hl, wl],
             });
         }
+        let skips = [
+            finest.expect("at least one matching level"),
+            q_levels[self.refine_level].clone(),
+        ];
+        let logits = self.decode(&coarse, &skips, [h, w]);
         let state = DecoderState {
             coarse,
-            skips: [q_levels[self.match_levels[0]].clone(), q_levels[0].clone()],
+            skips,
             out_hw: [h, w],
+            logits: logits.clone(),
         };
-        let logits = self.decode(&state.coarse, &state.skips, state.out_hw);
         (MatchingOutput { logits, layers }, state)
     }
 
@@ -385,24 +411,21 @@ impl MatchingModel for MatchingSegmenter {
     }
 
     fn layer_weights(&self, state: &DecoderState, region: &Tensor<3>) -> Option<Tensor<2>> {
-        // All L ablations and the unablated pass in one decoder batch: copy a holds layer
-        // a−1 zeroed (copy 0 is the original).
+        // All L ablations in one decoder batch: copy a has layer a's coarse mask zeroed; the
+        // unablated output is the forward pass's own.
         let l = state.coarse.len();
         let [n, h, w] = region.dims();
-        let copies = l + 1;
         let coarse: Vec<Tensor<4>> = state
             .coarse
             .iter()
             .enumerate()
             .map(|(i, c)| {
                 let [_, _, hl, wl] = c.dims();
-                let keep: Vec<f32> = (0..copies)
-                    .map(|a| if a == i + 1 { 0.0 } else { 1.0 })
-                    .collect();
-                let keep = Tensor::<1>::from_floats(keep.as_slice(), &c.device())
-                    .reshape([copies, 1, 1, 1, 1]);
-                (c.clone().unsqueeze_dim::<5>(0).repeat_dim(0, copies) * keep).reshape([
-                    copies * n,
+                let keep: Vec<f32> = (0..l).map(|a| if a == i { 0.0 } else { 1.0 }).collect();
+                let keep =
+                    Tensor::<1>::from_floats(keep.as_slice(), &c.device()).reshape([l, 1, 1, 1, 1]);
+                (c.clone().unsqueeze_dim::<5>(0).repeat_dim(0, l) * keep).reshape([
+                    l * n,
                     1,
                     hl,
                     wl,
@@ -413,17 +436,19 @@ impl MatchingModel for MatchingSegmenter {
             let [_, c, a, b] = t.dims();
             t.clone()
                 .unsqueeze_dim::<5>(0)
-                .repeat_dim(0, copies)
-                .reshape([copies * n, c, a, b])
+                .repeat_dim(0, l)
+                .reshape([l * n, c, a, b])
         };
         let skips = [rep(&state.skips[0]), rep(&state.skips[1])];
         let logits = self.decode(&coarse, &skips, [h, w]);
-        let fg = logits.slice(s![.., 1..2]).reshape([copies, n, h * w]);
         let r = region.clone().reshape([1, n, h * w]);
         let area = r.clone().sum_dim(2).clamp_min(1.0);
-        let y = (fg * r).sum_dim(2) / area; // [copies, n, 1]
-        let y0 = y.clone().slice(s![0..1]);
-        let drop = (y.slice(s![1..]) - y0)
+        let mean_fg = |logits: Tensor<4>, copies: usize| {
+            let fg = logits.slice(s![.., 1..2]).reshape([copies, n, h * w]);
+            (fg * r.clone()).sum_dim(2) / area.clone() // [copies, n, 1]
+        };
+        let y0 = mean_fg(state.logits.clone(), 1);
+        let drop = (mean_fg(logits, l) - y0)
             .abs()
             .reshape([l, n])
             .swap_dims(0, 1); // [n, l]
