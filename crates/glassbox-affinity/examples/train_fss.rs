@@ -1,9 +1,15 @@
-//! Train a matching segmenter on one fold of FSS-Fashion and score it on the held-out classes.
+//! Train a matching segmenter on one fold of FSS-Fashion, score it on the held-out classes,
+//! and explain four test episodes with the Affinity Explainer (`runs/fss_example_sheet.png`).
 //!
 //! `cargo run --release -p glassbox-affinity --example train_fss -- [steps] [fold]`
 
 use burn::prelude::*;
-use glassbox_affinity::{FssTrainConfig, evaluate, train_segmenter};
+use glassbox_affinity::{
+    AffinityExplainer, AffinityExplainerConfig, FssTrainConfig, Region, Variant, evaluate,
+    support_sheet, train_segmenter,
+};
+use glassbox_data::fashion_mnist::{MEAN, STD};
+use glassbox_data::fss::{EpisodeSampler, FoldRole, episode_batch};
 use glassbox_data::{FashionMnist, Split};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,5 +50,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             s.per_class
         );
     }
+    let sampler = EpisodeSampler::new(&test, config.scene.clone(), fold, FoldRole::Test, 2, 99)?;
+    let batch = episode_batch(&sampler.episodes(0, 4), [MEAN, STD], &device)?;
+    let out = AffinityExplainer::new(AffinityExplainerConfig::new(Variant::Signed)).explain(
+        &model,
+        &batch.input,
+        &Region::Predicted,
+    )?;
+    let sheet = support_sheet(&batch.input, &out.logits, &out.attribution)?;
+    std::fs::create_dir_all("runs")?;
+    glassbox_core::render::save_png(&sheet, "runs/fss_example_sheet.png", true)?;
+    println!("explanations of 4 test episodes -> runs/fss_example_sheet.png");
     Ok(())
 }
