@@ -33,7 +33,8 @@ use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchingSegmenterConfig {
-    /// The backbone (its classifier head is unused).
+    /// The backbone (its classifier head, 10 classes, is only used by optional
+    /// classification pre-training).
     pub backbone: ModelConfig,
     /// Indices of the backbone levels to match at (see `MultiLevelBackbone::feature_levels`).
     pub match_levels: Vec<usize>,
@@ -55,7 +56,7 @@ impl Default for MatchingSegmenterConfig {
         Self {
             backbone: ModelConfig::SmallCnn(
                 SmallCnnConfig::new()
-                    .with_num_classes(2)
+                    .with_num_classes(10)
                     .with_widths([16, 32, 64]),
             ),
             match_levels: vec![1, 2],
@@ -79,7 +80,7 @@ impl MatchingSegmenterConfig {
         Self {
             backbone: ModelConfig::ResNet {
                 resnet: ResNetConfig::new(ResNetDepth::ResNet18)
-                    .with_num_classes(Some(2))
+                    .with_num_classes(Some(10))
                     .with_in_channels(1),
                 input_size: None,
             },

@@ -42,6 +42,15 @@ pub struct FssTrainConfig {
     pub seed: u64,
     /// Optional backbone weights (a saved `ImageClassifier`, e.g. from `glassbox train`).
     pub backbone_weights: Option<PathBuf>,
+    /// Epochs of classification pre-training of the backbone on the fold's **training
+    /// classes** (28×28 images) before episodic training — our analogue of the ImageNet
+    /// backbones FSS models start from, without ever showing a held-out class. 0 = off.
+    #[serde(default)]
+    pub pretrain_epochs: usize,
+    /// Keep the backbone fixed during episodic training (parameters without gradients,
+    /// BatchNorm in inference mode), as DCAMA and HSNet do with their pretrained backbones.
+    #[serde(default)]
+    pub freeze_backbone: bool,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -58,6 +67,8 @@ impl Default for FssTrainConfig {
             learning_rate: 1e-3,
             seed: 0,
             backbone_weights: None,
+            pretrain_epochs: 0,
+            freeze_backbone: false,
             progress: false,
         }
     }
@@ -141,6 +152,12 @@ pub fn train_segmenter(
     if let Some(path) = &config.backbone_weights {
         model.backbone = glassbox_core::checkpoint::load_weights_file(model.backbone, path)?;
     }
+    if config.pretrain_epochs > 0 {
+        model.backbone = pretrain_backbone(model.backbone, config, images, &ad)?;
+    }
+    if config.freeze_backbone {
+        model.backbone = model.backbone.freeze();
+    }
     let mut optim = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let bar = glassbox_core::train::counter_bar(config.progress, config.steps as u64, "steps");
@@ -188,6 +205,51 @@ pub fn train_segmenter(
         loss_history: history,
     };
     Ok((model.valid(), report))
+}
+
+/// Classification pre-training of the backbone on the training classes of the fold.
+fn pretrain_backbone(
+    mut backbone: glassbox_backbones::ImageClassifier,
+    config: &FssTrainConfig,
+    images: &LabeledImages,
+    device: &Device,
+) -> Result<glassbox_backbones::ImageClassifier> {
+    let held_out = fold_classes(config.fold)?;
+    let classes = config.model.backbone.num_classes().unwrap_or(0);
+    if classes < images.num_classes() {
+        return Err(Error::config(format!(
+            "backbone pre-training needs a classifier head of {} classes, the backbone has {classes}",
+            images.num_classes()
+        )));
+    }
+    let keep: Vec<usize> = images
+        .labels()
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !held_out.contains(&(**l as usize)))
+        .map(|(i, _)| i)
+        .collect();
+    let base = images.select(&keep)?;
+    let batching = glassbox_data::BatchConfig::new(64)
+        .with_shuffle(config.seed)
+        .with_normalize(fashion_mnist::MEAN, fashion_mnist::STD);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let mut optim = AdamConfig::new().init();
+    let bar = glassbox_core::train::counter_bar(
+        config.progress,
+        (config.pretrain_epochs * base.len().div_ceil(64)) as u64,
+        "pre-training batches",
+    );
+    for epoch in 0..config.pretrain_epochs {
+        for batch in batching.batches(&base, epoch, device)? {
+            let loss = loss_fn.forward(backbone.forward(batch.images), batch.labels);
+            let grads = GradientsParams::from_grads(loss.backward(), &backbone);
+            backbone = optim.step(config.learning_rate, backbone, grads);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(backbone)
 }
 
 /// mIoU and FB-IoU of `model` on `episodes` test episodes (held-out classes of `fold`,

@@ -74,6 +74,13 @@ pub struct TrainArgs {
     /// Test episodes per shot setting.
     #[arg(long, default_value_t = 500)]
     eval_episodes: usize,
+    /// Epochs of classification pre-training of the backbone on the fold's training classes
+    /// before episodic training (0 = train from scratch episodically).
+    #[arg(long, default_value_t = 0)]
+    pretrain_epochs: usize,
+    /// Freeze the backbone during episodic training (after any pre-training).
+    #[arg(long)]
+    freeze_backbone: bool,
     /// Full Fashion-MNIST directory (default: the embedded subset).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -224,6 +231,8 @@ fn train(args: TrainArgs) -> Result<()> {
         batch_size: args.batch_size,
         learning_rate: args.lr,
         seed: args.seed,
+        pretrain_epochs: args.pretrain_epochs,
+        freeze_backbone: args.freeze_backbone,
         progress: !args.quiet,
         ..FssTrainConfig::default()
     };
