@@ -26,7 +26,6 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use glassbox_core::{
     Error, Explainer, FewShotInput, HostTensor, Result, SupportAttribution, Target,
-    check::check_finite,
 };
 use serde::{Deserialize, Serialize};
 
@@ -226,24 +225,13 @@ impl AffinityExplainer {
             )));
         }
         let (out, state) = model.forward_matching(input);
-        if out.logits.dims() != [n, 2, h, w] {
-            return Err(Error::shape(
-                "segmenter logits",
-                format!("[{n}, 2, {h}, {w}]"),
-                &out.logits.dims(),
-            ));
-        }
-        check_finite(&out.logits, "segmenter logits")?;
+        glassbox_core::model::check_segmentation(&out.logits, [n, h, w])?;
         if out.layers.is_empty() {
             return Err(Error::Empty("matching layers of the model".into()));
         }
         let device = out.logits.device();
         let region = match region {
-            Region::Predicted => {
-                let fg =
-                    out.logits.clone().slice(s![.., 1..2]) - out.logits.clone().slice(s![.., 0..1]);
-                fg.greater_elem(0.0).float().reshape([n, h, w])
-            }
+            Region::Predicted => glassbox_core::model::predicted_foreground(&out.logits),
             Region::All => Tensor::ones([n, h, w], &device),
             Region::Mask(m) => {
                 if m.dims() != [n, h, w] {

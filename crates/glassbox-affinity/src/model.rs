@@ -327,25 +327,7 @@ impl MatchingSegmenter {
     ) -> Result<glassbox_core::SupportAttribution> {
         self.check_input(input)?;
         let [n, k, c, h, w] = input.support_images.dims();
-        let region = match region {
-            Some(r) if r.dims() == [n, h, w] => r,
-            Some(r) => {
-                return Err(Error::shape(
-                    "query region",
-                    format!("[{n}, {h}, {w}]"),
-                    &r.dims(),
-                ));
-            }
-            None => {
-                let logits = self.segment(
-                    input.query.clone(),
-                    input.support_images.clone(),
-                    input.support_masks.clone(),
-                );
-                let fg = logits.clone().slice(s![.., 1..2]) - logits.slice(s![.., 0..1]);
-                fg.greater_elem(0.0).float().reshape([n, h, w])
-            }
-        };
+        let region = glassbox_core::model::query_region(self, input, region)?;
         let ad = |t: Tensor<4>| t.inner().autodiff();
         let input_ad = FewShotInput {
             query: ad(input.query.clone()),

@@ -73,28 +73,7 @@ impl SupportAttributor {
     ) -> Result<SupportAttribution> {
         input.validate()?;
         let [n, s, c, h, w] = input.support_images.dims();
-        let region = match region {
-            Some(r) => {
-                if r.dims() != [n, h, w] {
-                    return Err(Error::shape(
-                        "query region",
-                        format!("[{n}, {h}, {w}]"),
-                        &r.dims(),
-                    ));
-                }
-                r
-            }
-            None => {
-                let logits = model.segment(
-                    input.query.clone(),
-                    input.support_images.clone(),
-                    input.support_masks.clone(),
-                );
-                check_segmentation(&logits, [n, h, w])?;
-                let fg = logits.clone().slice(s![.., 1..2]) - logits.slice(s![.., 0..1]);
-                fg.greater_elem(0.0).float().reshape([n, h, w])
-            }
-        };
+        let region = glassbox_core::model::query_region(model, input, region)?;
         if let SupportMethod::Rise {
             masks,
             cells,
@@ -128,7 +107,7 @@ impl SupportAttributor {
                 x.clone(),
                 rep4(input.support_masks.clone().inner()),
             );
-            check_segmentation(&logits.clone().inner(), [m * n, h, w])?;
+            glassbox_core::model::check_segmentation(&logits.clone().inner(), [m * n, h, w])?;
             let fg = logits.slice(s![.., 1..2]).reshape([m * n, h, w]);
             let r = region
                 .clone()
@@ -211,7 +190,7 @@ fn support_rise<M: FewShotSegmenter + ?Sized>(
                 * masks;
             let query = input.query.clone().slice(s![i..i + 1]).repeat_dim(0, m);
             let logits = model.segment(query, support, smasks);
-            check_segmentation(&logits, [m, h, w])?;
+            glassbox_core::model::check_segmentation(&logits, [m, h, w])?;
             let fg = burn::tensor::activation::softmax(logits, 1)
                 .slice(s![.., 1..2])
                 .reshape([m, h * w]);
@@ -231,17 +210,6 @@ fn support_rise<M: FewShotSegmenter + ?Sized>(
         support: Tensor::<1>::from_floats(maps.as_slice(), &device).reshape([n, k, h, w]),
         method: "support_rise".into(),
     })
-}
-
-fn check_segmentation(logits: &Tensor<4>, [n, h, w]: [usize; 3]) -> Result<()> {
-    if logits.dims() != [n, 2, h, w] {
-        return Err(Error::shape(
-            "segmenter output",
-            format!("[{n}, 2, {h}, {w}] (background, foreground logits)"),
-            &logits.dims(),
-        ));
-    }
-    glassbox_core::check::check_finite(logits, "segmenter output")
 }
 
 /// `Target` is ignored: the explained output is the query's (predicted) foreground.

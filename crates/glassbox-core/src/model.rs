@@ -110,3 +110,50 @@ impl FewShotInput {
         crate::check::check_finite(&self.support_masks, "support masks")
     }
 }
+
+/// Check a segmenter's output is `[n, 2, h, w]` (background, foreground logits) and finite.
+pub fn check_segmentation(logits: &Tensor<4>, [n, h, w]: [usize; 3]) -> crate::Result<()> {
+    if logits.dims() != [n, 2, h, w] {
+        return Err(crate::Error::shape(
+            "segmenter output",
+            format!("[{n}, 2, {h}, {w}] (background, foreground logits)"),
+            &logits.dims(),
+        ));
+    }
+    crate::check::check_finite(logits, "segmenter output")
+}
+
+/// The predicted foreground `[N, H, W]` (1 where the foreground logit wins) of `[N, 2, H, W]`
+/// logits.
+pub fn predicted_foreground(logits: &Tensor<4>) -> Tensor<3> {
+    let [n, _, h, w] = logits.dims();
+    let fg = logits.clone().slice(s![.., 1..2]) - logits.clone().slice(s![.., 0..1]);
+    fg.greater_elem(0.0).float().reshape([n, h, w])
+}
+
+/// The query region a support explanation is about: `region` when given (checked to be
+/// `[N, H, W]`), otherwise the model's predicted foreground on `input`.
+pub fn query_region<M: FewShotSegmenter + ?Sized>(
+    model: &M,
+    input: &FewShotInput,
+    region: Option<Tensor<3>>,
+) -> crate::Result<Tensor<3>> {
+    let [n, _, _, h, w] = input.support_images.dims();
+    match region {
+        Some(r) if r.dims() == [n, h, w] => Ok(r),
+        Some(r) => Err(crate::Error::shape(
+            "query region",
+            format!("[{n}, {h}, {w}]"),
+            &r.dims(),
+        )),
+        None => {
+            let logits = model.segment(
+                input.query.clone(),
+                input.support_images.clone(),
+                input.support_masks.clone(),
+            );
+            check_segmentation(&logits, [n, h, w])?;
+            Ok(predicted_foreground(&logits))
+        }
+    }
+}

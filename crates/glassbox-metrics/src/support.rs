@@ -363,13 +363,7 @@ fn run_curves(
         }
         let q = HostTensor::new(vec![m, c, h, w], q)?.to_tensor::<4>(device)?;
         let logits = model.segment(q, supports, masks);
-        if logits.dims() != [m, 2, h, w] {
-            return Err(Error::shape(
-                "segmenter output",
-                format!("[{m}, 2, {h}, {w}]"),
-                &logits.dims(),
-            ));
-        }
+        glassbox_core::model::check_segmentation(&logits, [m, h, w])?;
         let scores = reference.score(logits, samples)?;
         for (&i, s) in samples.iter().zip(scores) {
             curves[i].push(s);
