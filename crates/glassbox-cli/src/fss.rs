@@ -203,7 +203,8 @@ pub fn run(cmd: FssCommand) -> Result<()> {
     }
 }
 
-fn refuse_existing(paths: &[&Path], force: bool) -> Result<()> {
+/// Refuse to overwrite any of `paths` unless `force`: nothing a user saved is replaced silently.
+pub(crate) fn refuse_existing(paths: &[&Path], force: bool) -> Result<()> {
     if !force {
         for p in paths {
             if p.exists() {

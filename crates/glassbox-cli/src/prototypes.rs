@@ -184,16 +184,7 @@ fn train(args: TrainArgs) -> Result<()> {
     config.validate()?;
     let report_path = args.out.join("report.json");
     let gallery_path = args.out.join("gallery.png");
-    if !args.force {
-        for p in [&report_path, &gallery_path] {
-            if p.exists() {
-                bail!(
-                    "{} already exists; choose another --out or pass --force",
-                    p.display()
-                );
-            }
-        }
-    }
+    crate::fss::refuse_existing(&[report_path.as_path(), gallery_path.as_path()], args.force)?;
     let source = DataSource {
         data_dir: args.data_dir.clone(),
         limit: args.limit,
@@ -253,16 +244,7 @@ fn explain(args: ExplainArgs) -> Result<()> {
     }
     let sheet_path = args.out.join("sheet.png");
     let json_path = args.out.join("explanation.json");
-    if !args.force {
-        for p in [&sheet_path, &json_path] {
-            if p.exists() {
-                bail!(
-                    "{} already exists; choose another --out or pass --force",
-                    p.display()
-                );
-            }
-        }
-    }
+    crate::fss::refuse_existing(&[sheet_path.as_path(), json_path.as_path()], args.force)?;
     let train_set = source.load()?;
     let (sheet, explanations) = explanation_sheet(
         &net,
