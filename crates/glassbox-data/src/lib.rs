@@ -8,6 +8,8 @@
 //! * [`LabeledImages`]: the in-memory image set every loader returns;
 //! * [`fss`]: few-shot segmentation episodes composed from Fashion-MNIST items, with
 //!   PASCAL-5i-style class folds;
+//! * [`rasp`]: the synthetic sequence tasks of Learning Transformer Programs (reverse, hist,
+//!   sort, Dyck, induction, ...), seeded and split like the reference;
 //! * [`BatchConfig`]: seeded shuffling, normalisation and augmentation into tensors on any
 //!   device.
 
@@ -16,6 +18,7 @@ pub mod fashion_mnist;
 pub mod fss;
 pub mod idx;
 mod images;
+pub mod rasp;
 
 /// The seeded generator used for shuffling and augmentation (defined in `glassbox-core`).
 pub use glassbox_core::rng;
