@@ -1,0 +1,20 @@
+//! # glassbox-programs
+//!
+//! "Learning Transformer Programs" (Friedman, Wettig & Chen, NeurIPS 2023) on burn:
+//! transformers constrained so that, once trained and discretised, they *are* programs.
+//!
+//! * [`TransformerProgram`]: the disentangled-residual model (categorical and numerical
+//!   heads, lookup-table MLPs, a linear classifier), trained with Gumbel-softmax relaxations
+//!   ([`Sampling`]) annealed to argmax;
+//! * [`train_program`]: the reference's training recipe and the discretised accuracy.
+
+pub mod bias;
+pub mod config;
+pub mod model;
+pub mod sampling;
+pub mod train;
+
+pub use config::{ProgramConfig, TrainConfig};
+pub use model::TransformerProgram;
+pub use sampling::Sampling;
+pub use train::{TrainReport, accuracy, predict, train_program};
