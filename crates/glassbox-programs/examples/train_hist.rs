@@ -21,5 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * report.val_accuracy,
         100.0 * report.test_accuracy
     );
+    let h = &report.loss_history;
+    println!("loss per epoch: first {:.4}, middle {:.4}, last {:.4}", h[0], h[h.len() / 2], h[h.len() - 1]);
     Ok(())
 }

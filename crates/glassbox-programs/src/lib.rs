@@ -8,13 +8,16 @@
 //!   ([`Sampling`]) annealed to argmax;
 //! * [`train_program`]: the reference's training recipe and the discretised accuracy.
 
+pub mod artifacts;
 pub mod bias;
 pub mod config;
+pub mod ir;
 pub mod model;
 pub mod sampling;
 pub mod train;
 
 pub use config::{ProgramConfig, TrainConfig};
+pub use ir::{Op, Program, ValueType};
 pub use model::TransformerProgram;
 pub use sampling::Sampling;
 pub use train::{TrainReport, accuracy, predict, train_program};

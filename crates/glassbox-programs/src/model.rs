@@ -373,13 +373,17 @@ impl TransformerProgram {
                 cat = Tensor::cat(std::iter::once(cat).chain(mlp_out).collect(), 2);
             }
         }
-        let m = cat.dims()[2];
-        let mn = num.dims()[2];
-        let features = Tensor::cat(vec![cat.clone().reshape([b, n, m * k]), num.clone()], 2);
-        let logits = features
-            .reshape([b * n, m * k + mn])
-            .matmul(self.unembed.val())
-            .reshape([b, n, self.n_classes]);
+        let logits = if sampling.is_discrete() {
+            self.classify_ordered(&cat, &num)
+        } else {
+            let m = cat.dims()[2];
+            let mn = num.dims()[2];
+            let features = Tensor::cat(vec![cat.clone().reshape([b, n, m * k]), num.clone()], 2);
+            features
+                .reshape([b * n, m * k + mn])
+                .matmul(self.unembed.val())
+                .reshape([b, n, self.n_classes])
+        };
         let logits = if self.masked_classes.is_empty() {
             logits
         } else {
@@ -390,5 +394,35 @@ impl TransformerProgram {
             logits + Tensor::<1>::from_data(TensorData::new(pen, [self.n_classes]), &device).reshape([1, 1, self.n_classes])
         };
         ProgramOutput { logits, cat, num }
+    }
+
+    /// The classifier of the discretised model as an *ordered* sum: the row of each
+    /// categorical variable's value (a one-hot matmul, exact), then `count × row` of each
+    /// numerical variable, added one variable at a time in stream order. Mathematically this is
+    /// the same matmul; fixing the order makes it bit-reproducible, so an extracted program
+    /// that adds the same f32 rows in the same order predicts exactly what the model does.
+    fn classify_ordered(&self, cat: &Tensor<4>, num: &Tensor<3>) -> Tensor<3> {
+        let [b, n, m, k] = cat.dims();
+        let mn = num.dims()[2];
+        let c = self.n_classes;
+        let w = self.unembed.val();
+        let mut acc: Option<Tensor<2>> = None;
+        let mut add = |t: Tensor<2>| {
+            acc = Some(match acc.take() {
+                None => t,
+                Some(a) => a + t,
+            });
+        };
+        for v in 0..m {
+            let onehot = cat.clone().slice([0..b, 0..n, v..v + 1, 0..k]).reshape([b * n, k]);
+            add(onehot.matmul(w.clone().slice([v * k..(v + 1) * k, 0..c])));
+        }
+        for u in 0..mn {
+            let count = num.clone().slice([0..b, 0..n, u..u + 1]).reshape([b * n, 1]);
+            let row = w.clone().slice([m * k + u..m * k + u + 1, 0..c]);
+            add(count * row);
+        }
+        acc.expect("the stream always holds tokens and positions")
+            .reshape([b, n, c])
     }
 }

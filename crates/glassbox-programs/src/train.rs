@@ -126,7 +126,8 @@ pub fn train_program(
     let ad = base.clone().autodiff();
     glassbox_core::seed(&ad, config.seed);
     let mut model = TransformerProgram::init(model_config, &ad)?;
-    let mut optim = AdamConfig::new().init();
+    // torch's Adam epsilon (burn defaults to 1e-5, which swamps the tiny selector gradients).
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let steps_per_epoch = train.len.div_ceil(config.batch_size);
     let temps = config.temperatures(steps_per_epoch);
     let bar = glassbox_core::train::counter_bar(config.progress, temps.len() as u64, "steps");
