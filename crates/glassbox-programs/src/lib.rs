@@ -13,11 +13,16 @@ pub mod bias;
 pub mod config;
 pub mod ir;
 pub mod model;
+pub mod prune;
+pub mod render;
 pub mod sampling;
 pub mod train;
+pub mod verify;
 
 pub use config::{ProgramConfig, TrainConfig};
 pub use ir::{Op, Program, ValueType};
 pub use model::TransformerProgram;
+pub use render::{Language, RenderOptions, render};
 pub use sampling::Sampling;
+pub use verify::{Equivalence, check_equivalence};
 pub use train::{TrainReport, accuracy, predict, train_program};

@@ -1,0 +1,659 @@
+//! Render a [`Program`] as a standalone Python module or a standalone Rust module.
+//!
+//! Both have one function per head (its predicate) and per MLP (its lookup table), each with a
+//! comment saying what it reads, and a `run(tokens)` that executes them in layer order and
+//! scores the classes with the model's f32 arithmetic (rows added in stream order), so the
+//! predictions are exactly the discretised model's. Python emulates f32 with `struct`; both
+//! need nothing beyond their standard library.
+
+use std::fmt::Write;
+
+use crate::ir::{Op, Program, ValueType};
+use crate::prune::{Reach, predicate_groups, runs, table_groups};
+
+/// Output language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// Python 3, standard library only.
+    Python,
+    /// Rust (2021 edition or later), std only.
+    Rust,
+}
+
+/// Rendering options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Target language.
+    pub language: Language,
+    /// Drop branches for values that cannot occur (the readable form); `false` renders every
+    /// value of every variable (the "full" program of the paper's Table 4).
+    pub prune: bool,
+    /// A name for the header (e.g. the task).
+    pub title: &'static str,
+}
+
+/// Render `program`.
+pub fn render(program: &Program, options: &RenderOptions) -> String {
+    let reach = if options.prune {
+        Reach::analyse(program)
+    } else {
+        Reach::everything(program)
+    };
+    let r = Renderer {
+        p: program,
+        reach,
+        lang: options.language,
+        prune: options.prune,
+    };
+    r.program(options.title)
+}
+
+/// Singular argument name of a variable (`tokens` → `token`, `attn_0_1_outputs` →
+/// `attn_0_1_output`).
+fn arg_name(var: &str) -> String {
+    var.strip_suffix('s').unwrap_or(var).to_string()
+}
+
+fn str_lit(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+struct Renderer<'a> {
+    p: &'a Program,
+    reach: Reach,
+    lang: Language,
+    prune: bool,
+}
+
+impl Renderer<'_> {
+    fn py(&self) -> bool {
+        self.lang == Language::Python
+    }
+
+    /// Literal of value `v` of categorical variable `var`.
+    fn lit(&self, var: usize, v: usize) -> String {
+        match self.p.cat_vars[var].ty {
+            ValueType::Token => str_lit(&self.p.vocab[v]),
+            ValueType::Int => v.to_string(),
+        }
+    }
+
+    fn cat_name(&self, var: usize) -> &str {
+        &self.p.cat_vars[var].name
+    }
+
+    fn rust_ty(&self, var: usize) -> &'static str {
+        match self.p.cat_vars[var].ty {
+            ValueType::Token => "&'static str",
+            ValueType::Int => "usize",
+        }
+    }
+
+    fn float(&self, x: f32) -> String {
+        if self.py() {
+            // The f64 holding the f32 exactly; Python parses it back to the same value.
+            format!("{:?}", x as f64)
+        } else {
+            format!("{x:?}")
+        }
+    }
+
+    fn program(&self, title: &str) -> String {
+        let mut s = String::new();
+        let p = self.p;
+        let c = p.classes.len();
+        let header = format!(
+            "{title} as a Transformer Program, extracted by glassbox-programs from a trained,\n\
+             discretised model ({} layers, {} categorical and {} numerical variables, {}).\n\n\
+             `run(tokens)` returns one class per input position and reproduces the model's\n\
+             predictions exactly (its float32 classifier arithmetic included). Standard library only.",
+            p.ops.iter().map(op_layer).max().map_or(0, |l| l + 1),
+            p.cat_vars.len(),
+            p.num_vars.len(),
+            if self.prune { "unreachable branches pruned" } else { "unpruned" }
+        );
+        let vocab: Vec<String> = p.vocab.iter().map(|v| str_lit(v)).collect();
+        let classes: Vec<String> = p.classes.iter().map(|v| str_lit(v)).collect();
+        let masked: Vec<String> = p.masked_classes.iter().map(|m| m.to_string()).collect();
+        if self.py() {
+            let _ = writeln!(s, "\"\"\"{header}\n\"\"\"\n\nimport json\nimport struct\nimport sys\n");
+            let _ = writeln!(s, "VOCAB = [{}]", vocab.join(", "));
+            let _ = writeln!(s, "CLASSES = [{}]", classes.join(", "));
+            let _ = writeln!(
+                s,
+                "MASKED_CLASSES = {}",
+                if masked.is_empty() { "set()".to_string() } else { format!("{{{}}}", masked.join(", ")) }
+            );
+            let _ = writeln!(s, "N_CTX = {}\nCAUSAL = {}\n", p.n_ctx, if p.autoregressive { "True" } else { "False" });
+            s.push_str(PY_PRELUDE);
+        } else {
+            for line in header.lines() {
+                let _ = writeln!(s, "//! {line}").map(|_| ());
+            }
+            s = s.replace("//! \n", "//!\n");
+            let _ = writeln!(s, "\n#![allow(clippy::all, unused, non_snake_case)]\n");
+            let _ = writeln!(s, "/// Input vocabulary (`<pad>` first).");
+            let _ = writeln!(s, "pub const VOCAB: [&str; {}] = [{}];", vocab.len(), vocab.join(", "));
+            let _ = writeln!(s, "/// Output classes.");
+            let _ = writeln!(s, "pub const CLASSES: [&str; {c}] = [{}];", classes.join(", "));
+            let _ = writeln!(s, "const MASKED_CLASSES: [usize; {}] = [{}];", masked.len(), masked.join(", "));
+            let _ = writeln!(s, "/// Longest input.\npub const N_CTX: usize = {};", p.n_ctx);
+            let _ = writeln!(s, "const CAUSAL: bool = {};\nconst C: usize = {c};\n", p.autoregressive);
+            s.push_str(RS_PRELUDE);
+        }
+        for op in &p.ops {
+            s.push('\n');
+            self.op_function(&mut s, op);
+        }
+        s.push('\n');
+        self.classifier(&mut s);
+        s.push('\n');
+        self.run_function(&mut s);
+        if self.py() {
+            s.push_str(PY_MAIN);
+        }
+        s
+    }
+
+    fn op_function(&self, s: &mut String, op: &Op) {
+        let py = self.py();
+        match op {
+            Op::Select { at, query, key, value, predicate, .. }
+            | Op::Count { at, query, key, predicate, value, .. } => {
+                let numeric = matches!(op, Op::Count { .. });
+                let name = if numeric {
+                    format!("num_predicate_{}_{}", at.0, at.1)
+                } else {
+                    format!("predicate_{}_{}", at.0, at.1)
+                };
+                let value_name = if numeric { self.p.num_vars[*value].clone() } else { self.cat_name(*value).to_string() };
+                let (qa, ka) = (
+                    format!("q_{}", arg_name(self.cat_name(*query))),
+                    format!("k_{}", arg_name(self.cat_name(*key))),
+                );
+                let what = if numeric { "sum of" } else { "aggregate" };
+                let comment = format!(
+                    "{}attn_{}_{}: query `{}`, key `{}`, {what} `{}`",
+                    if numeric { "num_" } else { "" },
+                    at.0,
+                    at.1,
+                    self.cat_name(*query),
+                    self.cat_name(*key),
+                    value_name
+                );
+                let groups = predicate_groups(&self.reach, *query, *key, predicate);
+                if py {
+                    let _ = writeln!(s, "# {comment}\ndef {name}({qa}, {ka}):");
+                    for (t, qs) in &groups {
+                        let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
+                        let _ = writeln!(s, "    if {qa} in {{{}}}:\n        return {ka} == {}", set.join(", "), self.lit(*key, *t));
+                    }
+                    let _ = writeln!(s, "    return False\n");
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "/// {comment}\nfn {name}({qa}: {}, {ka}: {}) -> bool {{\n    match {qa} {{",
+                        self.rust_ty(*query),
+                        self.rust_ty(*key)
+                    );
+                    for (t, qs) in &groups {
+                        let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
+                        let _ = writeln!(s, "        {} => {ka} == {},", set.join(" | "), self.lit(*key, *t));
+                    }
+                    let _ = writeln!(s, "        _ => false,\n    }}\n}}");
+                }
+            }
+            Op::CatTable { at, out, inputs, table } => {
+                let name = format!("mlp_{}_{}", at.0, at.1);
+                let k = self.p.d_var;
+                let args: Vec<String> = inputs.iter().map(|&v| arg_name(self.cat_name(v))).collect();
+                let args = dedup_args(args);
+                let comment = format!(
+                    "{name}: lookup table over {}",
+                    inputs.iter().map(|&v| format!("`{}`", self.cat_name(v))).collect::<Vec<_>>().join(" and ")
+                );
+                let entries: Vec<(String, usize)> = match inputs.as_slice() {
+                    [a] => self.reach.values(*a).into_iter().map(|x| (self.lit(*a, x), table[x])).collect(),
+                    [a, b] => {
+                        let mut e = Vec::new();
+                        for x in self.reach.values(*a) {
+                            for y in self.reach.values(*b) {
+                                e.push((format!("({}, {})", self.lit(*a, x), self.lit(*b, y)), table[x * k + y]));
+                            }
+                        }
+                        e
+                    }
+                    _ => Vec::new(),
+                };
+                let (default, groups) = table_groups(&entries);
+                let key = if args.len() == 1 { args[0].clone() } else { format!("({})", args.join(", ")) };
+                if py {
+                    let _ = writeln!(s, "# {comment}\ndef {name}({}):\n    key = {key}", args.join(", "));
+                    for (o, keys) in &groups {
+                        let _ = writeln!(s, "    if key in {{{}}}:\n        return {o}", keys.join(", "));
+                    }
+                    let _ = writeln!(s, "    return {default}\n");
+                } else {
+                    let params: Vec<String> = args.iter().zip(inputs).map(|(a, &v)| format!("{a}: {}", self.rust_ty(v))).collect();
+                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> usize {{\n    match {key} {{", params.join(", "));
+                    for (o, keys) in &groups {
+                        let _ = writeln!(s, "        {} => {o},", keys.join(" | "));
+                    }
+                    let _ = writeln!(s, "        _ => {default},\n    }}\n}}");
+                    let _ = out;
+                }
+            }
+            Op::NumTable { at, inputs, ranges, table, .. } => {
+                let name = format!("num_mlp_{}_{}", at.0, at.1);
+                let args = dedup_args(inputs.iter().map(|&u| arg_name(&self.p.num_vars[u])).collect());
+                let comment = format!(
+                    "{name}: lookup table over {} (inputs range over {})",
+                    inputs.iter().map(|&u| format!("`{}`", self.p.num_vars[u])).collect::<Vec<_>>().join(" and "),
+                    ranges.iter().map(|(a, b)| format!("{a}..={b}")).collect::<Vec<_>>().join(" × ")
+                );
+                // Rows over the first input; each row is runs over the second.
+                let rows: Vec<(u32, Vec<(u32, u32, usize)>)> = if inputs.len() == 1 {
+                    vec![(0, runs(ranges[0].0, table))]
+                } else {
+                    let width = (ranges[1].1 - ranges[1].0 + 1) as usize;
+                    table
+                        .chunks(width)
+                        .enumerate()
+                        .map(|(i, row)| (ranges[0].0 + i as u32, runs(ranges[1].0, row)))
+                        .collect()
+                };
+                let all: Vec<((), usize)> = table.iter().map(|&o| ((), o)).collect();
+                let (default, _) = table_groups(&all);
+                let emit_runs = |s: &mut String, var: &str, runs: &[(u32, u32, usize)], indent: &str, row_default: usize| {
+                    for &(a, b, o) in runs.iter().filter(|r| r.2 != row_default) {
+                        if py {
+                            let cond = if a == b { format!("{var} == {a}") } else { format!("{a} <= {var} <= {b}") };
+                            let _ = writeln!(s, "{indent}if {cond}:\n{indent}    return {o}");
+                        } else {
+                            let pat = if a == b { a.to_string() } else { format!("{a}..={b}") };
+                            let _ = writeln!(s, "{indent}{pat} => {o},");
+                        }
+                    }
+                };
+                if py {
+                    let _ = writeln!(s, "# {comment}\ndef {name}({}):", args.join(", "));
+                } else {
+                    let params: Vec<String> = args.iter().map(|a| format!("{a}: u32")).collect();
+                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> usize {{", params.join(", "));
+                }
+                if inputs.len() == 1 {
+                    if py {
+                        emit_runs(s, &args[0], &rows[0].1, "    ", default);
+                        let _ = writeln!(s, "    return {default}\n");
+                    } else {
+                        let _ = writeln!(s, "    match {} {{", args[0]);
+                        emit_runs(s, &args[0], &rows[0].1, "        ", default);
+                        let _ = writeln!(s, "        _ => {default},\n    }}\n}}");
+                    }
+                } else {
+                    // Group first-input values whose rows are identical.
+                    let mut groups: Vec<(Vec<u32>, &Vec<(u32, u32, usize)>)> = Vec::new();
+                    for (x, r) in &rows {
+                        if r.iter().all(|run| run.2 == default) {
+                            continue;
+                        }
+                        match groups.iter_mut().find(|(_, rr)| *rr == r) {
+                            Some((xs, _)) => xs.push(*x),
+                            None => groups.push((vec![*x], r)),
+                        }
+                    }
+                    let (a, b) = (&args[0], &args[1]);
+                    if !py {
+                        let _ = writeln!(s, "    match {a} {{");
+                    }
+                    for (xs, r) in groups {
+                        let row_entries: Vec<((), usize)> = r.iter().flat_map(|&(lo, hi, o)| (lo..=hi).map(move |_| ((), o))).collect();
+                        let (row_default, _) = table_groups(&row_entries);
+                        let pattern = collapse(&xs);
+                        if py {
+                            let cond = pattern.iter().map(|(lo, hi)| if lo == hi { format!("{a} == {lo}") } else { format!("{lo} <= {a} <= {hi}") }).collect::<Vec<_>>().join(" or ");
+                            let _ = writeln!(s, "    if {cond}:");
+                            emit_runs(s, b, r, "        ", row_default);
+                            let _ = writeln!(s, "        return {row_default}");
+                        } else {
+                            let pat = pattern.iter().map(|(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") }).collect::<Vec<_>>().join(" | ");
+                            let _ = writeln!(s, "        {pat} => match {b} {{");
+                            emit_runs(s, b, r, "            ", row_default);
+                            let _ = writeln!(s, "            _ => {row_default},\n        }},");
+                        }
+                    }
+                    if py {
+                        let _ = writeln!(s, "    return {default}\n");
+                    } else {
+                        let _ = writeln!(s, "        _ => {default},\n    }}\n}}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn classifier(&self, s: &mut String) {
+        let p = self.p;
+        let c = p.classes.len();
+        if self.py() {
+            let _ = writeln!(s, "# Classifier: one float32 score row per (variable, value), one weight row per numerical variable.");
+        } else {
+            let _ = writeln!(s, "// Classifier: one f32 score row per (variable, value), one weight row per numerical variable.");
+        }
+        for (v, var) in p.cat_vars.iter().enumerate() {
+            let name = format!("W_{}", var.name.to_uppercase());
+            let rows: Vec<(String, String)> = self
+                .reach
+                .values(v)
+                .into_iter()
+                .map(|x| {
+                    let row: Vec<String> = p.classifier.cat[v][x].iter().map(|&w| self.float(w)).collect();
+                    (self.lit(v, x), row.join(", "))
+                })
+                .collect();
+            if self.py() {
+                let _ = writeln!(s, "{name} = {{");
+                for (k, row) in rows {
+                    let _ = writeln!(s, "    {k}: [{row}],");
+                }
+                let _ = writeln!(s, "}}");
+            } else {
+                let _ = writeln!(s, "fn w_{}(v: {}) -> &'static [f32; C] {{\n    match v {{", var.name, self.rust_ty(v));
+                for (k, row) in rows {
+                    let _ = writeln!(s, "        {k} => &[{row}],");
+                }
+                let _ = writeln!(s, "        _ => unreachable!(\"value outside the analysed range\"),\n    }}\n}}");
+            }
+        }
+        for (u, name) in p.num_vars.iter().enumerate() {
+            let row: Vec<String> = p.classifier.num[u].iter().map(|&w| self.float(w)).collect();
+            if self.py() {
+                let _ = writeln!(s, "W_{} = [{}]", name.to_uppercase(), row.join(", "));
+            } else {
+                let _ = writeln!(s, "const W_{}: [f32; {c}] = [{}];", name.to_uppercase(), row.join(", "));
+            }
+        }
+    }
+
+    fn run_function(&self, s: &mut String) {
+        let p = self.p;
+        let py = self.py();
+        if py {
+            s.push_str(
+                "\ndef run(tokens):\n    \"\"\"One predicted class per position of `tokens` (starting with the BOS token).\"\"\"\n    \
+                 if not isinstance(tokens, (list, tuple)) or not 1 <= len(tokens) <= N_CTX:\n        \
+                 raise ValueError(f\"expected a list of 1 to {N_CTX} tokens, got {tokens!r}\")\n    \
+                 for t in tokens:\n        if t not in VOCAB[1:]:\n            \
+                 raise ValueError(f\"token {t!r} is not in the vocabulary {VOCAB[1:]}\")\n    \
+                 tokens = list(tokens)\n    n = len(tokens)\n    positions = list(range(n))\n    ones = [1] * n\n",
+            );
+        } else {
+            s.push_str(
+                "\n/// One predicted class per position of `tokens` (starting with the BOS token); an\n\
+                 /// error for an empty or too long input or a token outside the vocabulary.\n\
+                 pub fn run(tokens: &[&str]) -> Result<Vec<&'static str>, String> {\n    \
+                 if tokens.is_empty() || tokens.len() > N_CTX {\n        \
+                 return Err(format!(\"expected 1 to {N_CTX} tokens, got {}\", tokens.len()));\n    }\n    \
+                 let tokens: Vec<&'static str> = tokens\n        .iter()\n        \
+                 .map(|t| VOCAB[1..].iter().find(|v| *v == t).copied().ok_or_else(|| format!(\"token `{t}` is not in the vocabulary {:?}\", &VOCAB[1..])))\n        \
+                 .collect::<Result<_, _>>()?;\n    \
+                 let n = tokens.len();\n    let positions: Vec<usize> = (0..n).collect();\n    let ones: Vec<u32> = vec![1; n];\n",
+            );
+        }
+        let reach_const = |out: usize| if self.prune { self.reach.constant(out) } else { None };
+        for op in &p.ops {
+            match op {
+                Op::Select { at, out, query, key, value, .. } => {
+                    let (o, q, k, v) = (self.cat_name(*out), self.cat_name(*query), self.cat_name(*key), self.cat_name(*value));
+                    if py {
+                        let _ = writeln!(s, "    {o} = aggregate(select_closest({k}, {q}, predicate_{}_{}), {v})", at.0, at.1);
+                    } else {
+                        let _ = writeln!(s, "    let {o} = aggregate(&select_closest(&{k}, &{q}, predicate_{}_{}), &{v});", at.0, at.1);
+                    }
+                }
+                Op::Count { at, out, query, key, value, .. } => {
+                    let (o, q, k, v) = (&p.num_vars[*out], self.cat_name(*query), self.cat_name(*key), &p.num_vars[*value]);
+                    if py {
+                        let _ = writeln!(s, "    {o} = aggregate_sum(select({k}, {q}, num_predicate_{}_{}), {v})", at.0, at.1);
+                    } else {
+                        let _ = writeln!(s, "    let {o} = aggregate_sum(&select(&{k}, &{q}, num_predicate_{}_{}), &{v});", at.0, at.1);
+                    }
+                }
+                Op::CatTable { at, out, inputs, .. } | Op::NumTable { at, out, inputs, .. } => {
+                    let numeric = matches!(op, Op::NumTable { .. });
+                    let o = self.cat_name(*out);
+                    let f = format!("{}mlp_{}_{}", if numeric { "num_" } else { "" }, at.0, at.1);
+                    let names: Vec<&str> = inputs.iter().map(|&v| if numeric { p.num_vars[v].as_str() } else { self.cat_name(v) }).collect();
+                    if let Some(c) = reach_const(*out) {
+                        if py {
+                            let _ = writeln!(s, "    {o} = [{c}] * n  # {f} is constant on every reachable input");
+                        } else {
+                            let _ = writeln!(s, "    let {o}: Vec<usize> = vec![{c}; n]; // {f} is constant on every reachable input");
+                        }
+                        continue;
+                    }
+                    let args: Vec<String> = (0..names.len()).map(|i| format!("x{i}")).collect();
+                    if py && names.len() == 1 {
+                        let _ = writeln!(s, "    {o} = [{f}(x0) for x0 in {}]", names[0]);
+                    } else if py {
+                        let _ = writeln!(s, "    {o} = [{f}({}) for {} in zip({})]", args.join(", "), args.join(", "), names.join(", "));
+                    } else {
+                        let idx: Vec<String> = names.iter().map(|n| format!("{n}[i]")).collect();
+                        let _ = writeln!(s, "    let {o}: Vec<usize> = (0..n).map(|i| {f}({})).collect();", idx.join(", "));
+                    }
+                }
+            }
+        }
+        if py {
+            let _ = writeln!(s, "    out = []\n    for i in range(n):");
+        } else {
+            let _ = writeln!(s, "    let mut out = Vec::with_capacity(n);\n    for i in 0..n {{");
+        }
+        for (v, var) in p.cat_vars.iter().enumerate() {
+            let w = format!("W_{}", var.name.to_uppercase());
+            match (py, v) {
+                (true, 0) => { let _ = writeln!(s, "        acc = list({w}[{}[i]])", var.name); }
+                (true, _) => { let _ = writeln!(s, "        acc = _add(acc, {w}[{}[i]])", var.name); }
+                (false, 0) => { let _ = writeln!(s, "        let mut acc: [f32; C] = *w_{0}({0}[i]);", var.name); }
+                (false, _) => { let _ = writeln!(s, "        add(&mut acc, w_{0}({0}[i]));", var.name); }
+            }
+        }
+        for name in &p.num_vars {
+            let w = format!("W_{}", name.to_uppercase());
+            if py {
+                let _ = writeln!(s, "        acc = _add_scaled(acc, {w}, {name}[i])");
+            } else {
+                let _ = writeln!(s, "        add_scaled(&mut acc, &{w}, {name}[i]);");
+            }
+        }
+        if py {
+            let _ = writeln!(s, "        out.append(CLASSES[_argmax(acc)])\n    return out\n");
+        } else {
+            let _ = writeln!(s, "        out.push(CLASSES[argmax(&acc)]);\n    }}\n    Ok(out)\n}}");
+        }
+    }
+}
+
+fn op_layer(op: &Op) -> usize {
+    match op {
+        Op::Select { at, .. } | Op::Count { at, .. } | Op::CatTable { at, .. } | Op::NumTable { at, .. } => at.0,
+    }
+}
+
+/// Distinct argument names when both reads chose variables with the same name.
+fn dedup_args(args: Vec<String>) -> Vec<String> {
+    if args.len() == 2 && args[0] == args[1] {
+        vec![format!("{}_a", args[0]), format!("{}_b", args[1])]
+    } else {
+        args
+    }
+}
+
+/// Collapse sorted integers into inclusive ranges.
+fn collapse(xs: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &x in xs {
+        match out.last_mut() {
+            Some(last) if last.1 + 1 == x => last.1 = x,
+            _ => out.push((x, x)),
+        }
+    }
+    out
+}
+
+const PY_PRELUDE: &str = r#"
+def _f32(x):
+    """Round to float32, as the model computes."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def _add(acc, row):
+    return [_f32(a + w) for a, w in zip(acc, row)]
+
+
+def _add_scaled(acc, row, x):
+    return [_f32(a + _f32(x * w)) for a, w in zip(acc, row)]
+
+
+def _argmax(scores):
+    best = None
+    for c, s in enumerate(scores):
+        if c not in MASKED_CLASSES and (best is None or s > scores[best]):
+            best = c
+    return best
+
+
+def _bias(i, j):
+    """The model's fixed relative-position bias: nearest key first, self last."""
+    d = j - i
+    if d == 0:
+        return -2.0
+    if d > 0:
+        return -(d - 1) / (N_CTX - 2)
+    return (d + 1) / (N_CTX - 1)
+
+
+def select_closest(keys, queries, predicate):
+    """For each query, the matching key with the highest bias (ties: leftmost); none: 0."""
+    out = []
+    for i, q in enumerate(queries):
+        best, best_bias = 0, None
+        for j in range(i + 1 if CAUSAL else len(keys)):
+            if predicate(q, keys[j]):
+                b = _bias(i, j)
+                if best_bias is None or b > best_bias:
+                    best, best_bias = j, b
+        out.append(best)
+    return out
+
+
+def select(keys, queries, predicate):
+    """For each query, every matching key."""
+    return [
+        [j for j in range(i + 1 if CAUSAL else len(keys)) if predicate(q, keys[j])]
+        for i, q in enumerate(queries)
+    ]
+
+
+def aggregate(pattern, values):
+    return [values[j] for j in pattern]
+
+
+def aggregate_sum(pattern, values):
+    return [sum(values[j] for j in row) for row in pattern]
+
+"#;
+
+const PY_MAIN: &str = r#"
+if __name__ == "__main__":
+    # One JSON list of tokens per input line -> one JSON list of classes per output line.
+    for line in sys.stdin:
+        if line.strip():
+            print(json.dumps(run(json.loads(line))))
+"#;
+
+const RS_PRELUDE: &str = r#"fn add(acc: &mut [f32; C], row: &[f32; C]) {
+    for (a, w) in acc.iter_mut().zip(row) {
+        *a += *w;
+    }
+}
+
+fn add_scaled(acc: &mut [f32; C], row: &[f32; C], x: u32) {
+    let x = x as f32;
+    for (a, w) in acc.iter_mut().zip(row) {
+        *a += x * *w;
+    }
+}
+
+fn argmax(scores: &[f32; C]) -> usize {
+    let mut best: Option<usize> = None;
+    for (c, s) in scores.iter().enumerate() {
+        if !MASKED_CLASSES.contains(&c) && best.is_none_or(|b| *s > scores[b]) {
+            best = Some(c);
+        }
+    }
+    best.unwrap_or(0)
+}
+
+/// The model's fixed relative-position bias: nearest key first, self last.
+fn bias(i: usize, j: usize) -> f32 {
+    let d = j as i64 - i as i64;
+    let n = N_CTX as f32;
+    if d == 0 {
+        -2.0
+    } else if d > 0 {
+        -((d - 1) as f32) / (n - 2.0)
+    } else {
+        (d + 1) as f32 / (n - 1.0)
+    }
+}
+
+/// For each query, the matching key with the highest bias (ties: leftmost); none: position 0.
+fn select_closest<K: Copy, Q: Copy>(keys: &[K], queries: &[Q], predicate: impl Fn(Q, K) -> bool) -> Vec<usize> {
+    (0..queries.len())
+        .map(|i| {
+            let last = if CAUSAL { i + 1 } else { keys.len() };
+            let mut best: Option<(f32, usize)> = None;
+            for j in 0..last {
+                if predicate(queries[i], keys[j]) {
+                    let b = bias(i, j);
+                    if best.is_none_or(|(bb, _)| b > bb) {
+                        best = Some((b, j));
+                    }
+                }
+            }
+            best.map_or(0, |(_, j)| j)
+        })
+        .collect()
+}
+
+/// For each query, every matching key.
+fn select<K: Copy, Q: Copy>(keys: &[K], queries: &[Q], predicate: impl Fn(Q, K) -> bool) -> Vec<Vec<usize>> {
+    (0..queries.len())
+        .map(|i| {
+            let last = if CAUSAL { i + 1 } else { keys.len() };
+            (0..last).filter(|&j| predicate(queries[i], keys[j])).collect()
+        })
+        .collect()
+}
+
+fn aggregate<T: Copy>(pattern: &[usize], values: &[T]) -> Vec<T> {
+    pattern.iter().map(|&j| values[j]).collect()
+}
+
+fn aggregate_sum(pattern: &[Vec<usize>], values: &[u32]) -> Vec<u32> {
+    pattern.iter().map(|row| row.iter().map(|&j| values[j]).sum()).collect()
+}
+"#;
