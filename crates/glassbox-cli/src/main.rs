@@ -7,6 +7,7 @@
 mod explain;
 mod fss;
 mod predict;
+mod program;
 mod prototypes;
 mod score;
 
@@ -58,6 +59,9 @@ enum Command {
     /// the Affinity Explainer, score explainers against support-image baselines.
     #[command(subcommand)]
     Fss(fss::FssCommand),
+    /// Transformer Programs: train a task, extract the program to Python and Rust, run it.
+    #[command(subcommand)]
+    Program(program::ProgramCommand),
     /// Run a ResNet with PyTorch-exported safetensors weights on an .npy batch; write logits.
     Predict(predict::PredictArgs),
 }
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate(args),
         Command::Prototypes(cmd) => prototypes::run(cmd),
         Command::Fss(cmd) => fss::run(cmd),
+        Command::Program(cmd) => program::run(cmd),
         Command::Explain(args) => explain::explain(args),
         Command::Predict(args) => predict::predict(args),
     };

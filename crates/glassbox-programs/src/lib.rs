@@ -13,6 +13,7 @@ pub mod bias;
 pub mod config;
 pub mod ir;
 pub mod model;
+pub mod pipeline;
 pub mod prune;
 pub mod render;
 pub mod sampling;
@@ -20,6 +21,8 @@ pub mod train;
 pub mod verify;
 
 pub use config::{ProgramConfig, TrainConfig};
+/// The sequence tasks (re-exported from `glassbox-data`).
+pub use glassbox_data::rasp as data;
 pub use ir::{Op, Program, ValueType};
 pub use model::TransformerProgram;
 pub use render::{Language, RenderOptions, render};

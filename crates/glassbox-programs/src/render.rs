@@ -116,7 +116,7 @@ impl Renderer<'_> {
         let c = p.classes.len();
         let header = format!(
             "{title} as a Transformer Program, extracted by glassbox-programs from a trained,\n\
-             discretised model ({} layers, {} categorical and {} numerical variables, {}).\n\n\
+             discretised model ({} layer(s), {} categorical and {} numerical variables, {}).\n\n\
              `run(tokens)` returns one class per input position and reproduces the model's\n\
              predictions exactly (its float32 classifier arithmetic included). Standard library only.",
             p.ops.iter().map(op_layer).max().map_or(0, |l| l + 1),

@@ -14,6 +14,8 @@
 //! | [`attribution`] | `glassbox-attribution`: Saliency, IG, SmoothGrad, Grad-CAM, Occlusion |
 //! | [`affinity`] | `glassbox-affinity`: matching-based few-shot segmenter and the Affinity Explainer |
 //! | [`metrics`] | `glassbox-metrics`: faithfulness, robustness, localisation, complexity, randomisation and axiomatic metrics |
+//! | [`programs`] | `glassbox-programs`: Transformer Programs, extracted to verified Python and Rust |
+//! | [`prototypes`] | `glassbox-prototypes`: ProtoPNet and ST-ProtoPNet |
 //!
 //! [`scoring`] joins the two: every attribution method as a metric explainer, and a method ×
 //! metric table in one call ([`scoring::score_methods`]); [`fss`] does the same for few-shot
@@ -35,6 +37,7 @@ pub use glassbox_backbones as backbones;
 pub use glassbox_core as core;
 pub use glassbox_data as data;
 pub use glassbox_metrics as metrics;
+pub use glassbox_programs as programs;
 pub use glassbox_prototypes as prototypes;
 
 pub mod classification;
