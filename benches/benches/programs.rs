@@ -1,0 +1,57 @@
+//! The generated Rust program against the discretised model's forward pass on the same test
+//! set (issue 8's goal: the program ≥ 100× faster), plus the IR interpreter. The program is
+//! the committed fixture `crates/glassbox-programs/fixtures/hist/program.rs`, extracted from
+//! the committed model next to it (a test keeps the two in sync).
+
+#[path = "../../crates/glassbox-programs/fixtures/hist/program.rs"]
+mod program;
+
+use std::hint::black_box;
+use std::path::Path;
+
+use burn::prelude::*;
+use criterion::{Criterion, criterion_main};
+use glassbox::programs::artifacts::load_model;
+use glassbox::programs::data::TaskData;
+use glassbox::programs::{Program, predict};
+
+fn bench(c: &mut Criterion) {
+    let dev = Device::flex();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/glassbox-programs/fixtures/hist");
+    let (model, run) = load_model(&dir, &dev).expect("fixture model");
+    let program = Program::extract(&model, &run.model).expect("extract");
+    let data = TaskData::generate(&run.data).expect("data");
+    let encoded = data.encode(&data.test).expect("encode");
+    let inputs: Vec<Vec<&str>> = data
+        .test
+        .iter()
+        .map(|e| e.tokens.iter().map(String::as_str).collect())
+        .collect();
+    let mut g = c.benchmark_group(format!("program_hist_{}_sequences", inputs.len()));
+    g.sample_size(10);
+    g.bench_function("model_forward_argmax", |b| {
+        b.iter(|| black_box(predict(&model, &encoded, 2048, &dev)))
+    });
+    g.bench_function("generated_rust", |b| {
+        b.iter(|| {
+            for t in &inputs {
+                black_box(program::run(t).expect("valid input"));
+            }
+        })
+    });
+    g.bench_function("ir_interpreter", |b| {
+        b.iter(|| {
+            for t in &inputs {
+                black_box(program.run(t).expect("valid input"));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn benches() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+}
+
+criterion_main!(benches);
