@@ -84,9 +84,12 @@ impl Renderer<'_> {
 
     /// Literal of value `v` of categorical variable `var`.
     fn lit(&self, var: usize, v: usize) -> String {
-        match self.p.cat_vars[var].ty {
-            ValueType::Token => str_lit(&self.p.vocab[v]),
-            ValueType::Int => v.to_string(),
+        match (self.p.cat_vars[var].ty, self.py()) {
+            // Token ids past the vocabulary never occur; they only label unused rows.
+            (ValueType::Token, py) if v >= self.p.vocab.len() => if py { "\"\"".into() } else { v.to_string() },
+            (ValueType::Token, true) => str_lit(&self.p.vocab[v]),
+            (ValueType::Token, false) => token_const(&self.p.vocab, v),
+            (ValueType::Int, _) => v.to_string(),
         }
     }
 
@@ -94,11 +97,10 @@ impl Renderer<'_> {
         &self.p.cat_vars[var].name
     }
 
-    fn rust_ty(&self, var: usize) -> &'static str {
-        match self.p.cat_vars[var].ty {
-            ValueType::Token => "&'static str",
-            ValueType::Int => "usize",
-        }
+    /// Rust carries every categorical value as its index (`u8`); token values are named by
+    /// the `T_*` constants.
+    fn rust_ty(&self, _var: usize) -> &'static str {
+        "u8"
     }
 
     fn float(&self, x: f32) -> String {
@@ -151,6 +153,15 @@ impl Renderer<'_> {
             let _ = writeln!(s, "const MASKED_CLASSES: [usize; {}] = [{}];", masked.len(), masked.join(", "));
             let _ = writeln!(s, "/// Longest input.\npub const N_CTX: usize = {};", p.n_ctx);
             let _ = writeln!(s, "const CAUSAL: bool = {};\nconst C: usize = {c};\n", p.autoregressive);
+            let _ = writeln!(s, "// Token values, as indices into VOCAB.");
+            for (i, t) in p.vocab.iter().enumerate() {
+                let _ = writeln!(s, "const {}: u8 = {i}; // {}", token_const(&p.vocab, i), str_lit(t));
+            }
+            let _ = writeln!(s, "\nfn token_id(t: &str) -> Option<u8> {{\n    match t {{");
+            for (i, t) in p.vocab.iter().enumerate().skip(1) {
+                let _ = writeln!(s, "        {} => Some({}),", str_lit(t), token_const(&p.vocab, i));
+            }
+            let _ = writeln!(s, "        _ => None,\n    }}\n}}\n");
             s.push_str(RS_PRELUDE);
         }
         for op in &p.ops {
@@ -202,17 +213,16 @@ impl Renderer<'_> {
                     }
                     let _ = writeln!(s, "    return False\n");
                 } else {
+                    // The one-to-one predicate as the key value each query value selects.
                     let _ = writeln!(
                         s,
-                        "/// {comment}\nfn {name}({qa}: {}, {ka}: {}) -> bool {{\n    match {qa} {{",
-                        self.rust_ty(*query),
-                        self.rust_ty(*key)
+                        "/// {comment}\n/// (the `{ka}` value each `{qa}` selects; `None`: nothing matches).\nfn {name}({qa}: u8) -> Option<u8> {{\n    match {qa} {{",
                     );
                     for (t, qs) in &groups {
                         let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
-                        let _ = writeln!(s, "        {} => {ka} == {},", set.join(" | "), self.lit(*key, *t));
+                        let _ = writeln!(s, "        {} => Some({}),", set.join(" | "), self.lit(*key, *t));
                     }
-                    let _ = writeln!(s, "        _ => false,\n    }}\n}}");
+                    let _ = writeln!(s, "        _ => None,\n    }}\n}}");
                 }
             }
             Op::CatTable { at, out, inputs, table } => {
@@ -247,7 +257,7 @@ impl Renderer<'_> {
                     let _ = writeln!(s, "    return {default}\n");
                 } else {
                     let params: Vec<String> = args.iter().zip(inputs).map(|(a, &v)| format!("{a}: {}", self.rust_ty(v))).collect();
-                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> usize {{\n    match {key} {{", params.join(", "));
+                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> u8 {{\n    match {key} {{", params.join(", "));
                     for (o, keys) in &groups {
                         let _ = writeln!(s, "        {} => {o},", keys.join(" | "));
                     }
@@ -291,7 +301,7 @@ impl Renderer<'_> {
                     let _ = writeln!(s, "# {comment}\ndef {name}({}):", args.join(", "));
                 } else {
                     let params: Vec<String> = args.iter().map(|a| format!("{a}: u32")).collect();
-                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> usize {{", params.join(", "));
+                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> u8 {{", params.join(", "));
                 }
                 if inputs.len() == 1 {
                     if py {
@@ -370,11 +380,16 @@ impl Renderer<'_> {
                 }
                 let _ = writeln!(s, "}}");
             } else {
-                let _ = writeln!(s, "fn w_{}(v: {}) -> &'static [f32; C] {{\n    match v {{", var.name, self.rust_ty(v));
-                for (k, row) in rows {
-                    let _ = writeln!(s, "        {k} => &[{row}],");
+                // Indexed by value; rows of values that cannot occur are kept (never read) so
+                // that lookups need no branch.
+                let k = p.d_var;
+                let _ = writeln!(s, "static {name}: [[f32; C]; {k}] = [");
+                for x in 0..k {
+                    let row: Vec<String> = p.classifier.cat[v][x].iter().map(|&w| self.float(w)).collect();
+                    let label = if self.reach.cat[v][x] { self.lit(v, x) } else { format!("{} (unreachable)", self.lit(v, x)) };
+                    let _ = writeln!(s, "    [{}], // {label}", row.join(", "));
                 }
-                let _ = writeln!(s, "        _ => unreachable!(\"value outside the analysed range\"),\n    }}\n}}");
+                let _ = writeln!(s, "];");
             }
         }
         for (u, name) in p.num_vars.iter().enumerate() {
@@ -406,10 +421,10 @@ impl Renderer<'_> {
                  pub fn run(tokens: &[&str]) -> Result<Vec<&'static str>, String> {\n    \
                  if tokens.is_empty() || tokens.len() > N_CTX {\n        \
                  return Err(format!(\"expected 1 to {N_CTX} tokens, got {}\", tokens.len()));\n    }\n    \
-                 let tokens: Vec<&'static str> = tokens\n        .iter()\n        \
-                 .map(|t| VOCAB[1..].iter().find(|v| *v == t).copied().ok_or_else(|| format!(\"token `{t}` is not in the vocabulary {:?}\", &VOCAB[1..])))\n        \
-                 .collect::<Result<_, _>>()?;\n    \
-                 let n = tokens.len();\n    let positions: Vec<usize> = (0..n).collect();\n    let ones: Vec<u32> = vec![1; n];\n",
+                 let n = tokens.len();\n    let mut ids = [0u8; N_CTX];\n    \
+                 for (i, t) in tokens.iter().enumerate() {\n        \
+                 ids[i] = token_id(t).ok_or_else(|| format!(\"token `{t}` is not in the vocabulary {:?}\", &VOCAB[1..]))?;\n    }\n    \
+                 let tokens = ids;\n    let positions: [u8; N_CTX] = std::array::from_fn(|i| i as u8);\n    let ones = [1u32; N_CTX];\n",
             );
         }
         let reach_const = |out: usize| if self.prune { self.reach.constant(out) } else { None };
@@ -420,7 +435,7 @@ impl Renderer<'_> {
                     if py {
                         let _ = writeln!(s, "    {o} = aggregate(select_closest({k}, {q}, predicate_{}_{}), {v})", at.0, at.1);
                     } else {
-                        let _ = writeln!(s, "    let {o} = aggregate(&select_closest(&{k}, &{q}, predicate_{}_{}), &{v});", at.0, at.1);
+                        let _ = writeln!(s, "    let {o} = aggregate(&select_closest(n, &{k}, &{q}, predicate_{}_{}), &{v});", at.0, at.1);
                     }
                 }
                 Op::Count { at, out, query, key, value, .. } => {
@@ -428,7 +443,7 @@ impl Renderer<'_> {
                     if py {
                         let _ = writeln!(s, "    {o} = aggregate_sum(select({k}, {q}, num_predicate_{}_{}), {v})", at.0, at.1);
                     } else {
-                        let _ = writeln!(s, "    let {o} = aggregate_sum(&select(&{k}, &{q}, num_predicate_{}_{}), &{v});", at.0, at.1);
+                        let _ = writeln!(s, "    let {o} = select_sum(n, &{k}, &{q}, num_predicate_{}_{}, &{v});", at.0, at.1);
                     }
                 }
                 Op::CatTable { at, out, inputs, .. } | Op::NumTable { at, out, inputs, .. } => {
@@ -440,7 +455,7 @@ impl Renderer<'_> {
                         if py {
                             let _ = writeln!(s, "    {o} = [{c}] * n  # {f} is constant on every reachable input");
                         } else {
-                            let _ = writeln!(s, "    let {o}: Vec<usize> = vec![{c}; n]; // {f} is constant on every reachable input");
+                            let _ = writeln!(s, "    let {o} = [{c}u8; N_CTX]; // {f} is constant on every reachable input");
                         }
                         continue;
                     }
@@ -451,7 +466,7 @@ impl Renderer<'_> {
                         let _ = writeln!(s, "    {o} = [{f}({}) for {} in zip({})]", args.join(", "), args.join(", "), names.join(", "));
                     } else {
                         let idx: Vec<String> = names.iter().map(|n| format!("{n}[i]")).collect();
-                        let _ = writeln!(s, "    let {o}: Vec<usize> = (0..n).map(|i| {f}({})).collect();", idx.join(", "));
+                        let _ = writeln!(s, "    let {o}: [u8; N_CTX] = std::array::from_fn(|i| if i < n {{ {f}({}) }} else {{ 0 }});", idx.join(", "));
                     }
                 }
             }
@@ -466,8 +481,8 @@ impl Renderer<'_> {
             match (py, v) {
                 (true, 0) => { let _ = writeln!(s, "        acc = list({w}[{}[i]])", var.name); }
                 (true, _) => { let _ = writeln!(s, "        acc = _add(acc, {w}[{}[i]])", var.name); }
-                (false, 0) => { let _ = writeln!(s, "        let mut acc: [f32; C] = *w_{0}({0}[i]);", var.name); }
-                (false, _) => { let _ = writeln!(s, "        add(&mut acc, w_{0}({0}[i]));", var.name); }
+                (false, 0) => { let _ = writeln!(s, "        let mut acc: [f32; C] = {w}[{}[i] as usize];", var.name); }
+                (false, _) => { let _ = writeln!(s, "        add(&mut acc, &{w}[{}[i] as usize]);", var.name); }
             }
         }
         for name in &p.num_vars {
@@ -490,6 +505,27 @@ fn op_layer(op: &Op) -> usize {
     match op {
         Op::Select { at, .. } | Op::Count { at, .. } | Op::CatTable { at, .. } | Op::NumTable { at, .. } => at.0,
     }
+}
+
+/// The Rust constant naming token `vocab[i]` (`T_BOS`, `T_3`, `T_LPAREN`, ...).
+fn token_const(vocab: &[String], i: usize) -> String {
+    let t = vocab[i].as_str();
+    let name = match t {
+        "<pad>" => "PAD".to_string(),
+        "<s>" => "BOS".to_string(),
+        "</s>" => "EOS".to_string(),
+        "<unk>" => "UNK".to_string(),
+        "(" => "LPAREN".to_string(),
+        ")" => "RPAREN".to_string(),
+        "{" => "LBRACE".to_string(),
+        "}" => "RBRACE".to_string(),
+        t if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric()) => t.to_ascii_uppercase(),
+        _ => format!("{i}"),
+    };
+    let clash = vocab.iter().enumerate().any(|(j, u)| {
+        j != i && u.to_ascii_uppercase() == name && u.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if clash { format!("T_{name}_{i}") } else { format!("T_{name}") }
 }
 
 /// Distinct argument names when both reads chose variables with the same name.
@@ -620,40 +656,40 @@ fn bias(i: usize, j: usize) -> f32 {
     }
 }
 
-/// For each query, the matching key with the highest bias (ties: leftmost); none: position 0.
-fn select_closest<K: Copy, Q: Copy>(keys: &[K], queries: &[Q], predicate: impl Fn(Q, K) -> bool) -> Vec<usize> {
-    (0..queries.len())
-        .map(|i| {
-            let last = if CAUSAL { i + 1 } else { keys.len() };
-            let mut best: Option<(f32, usize)> = None;
-            for j in 0..last {
-                if predicate(queries[i], keys[j]) {
-                    let b = bias(i, j);
-                    if best.is_none_or(|(bb, _)| b > bb) {
-                        best = Some((b, j));
-                    }
+/// For each of the first `n` queries, the position of the matching key (key value equal to
+/// the one the predicate selects) with the highest bias, ties to the leftmost; no match: 0.
+fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>) -> [u8; N_CTX] {
+    let mut out = [0u8; N_CTX];
+    for i in 0..n {
+        let Some(want) = predicate(queries[i]) else { continue };
+        let last = if CAUSAL { i + 1 } else { n };
+        let mut best: Option<(f32, usize)> = None;
+        for j in 0..last {
+            if keys[j] == want {
+                let b = bias(i, j);
+                if best.is_none_or(|(bb, _)| b > bb) {
+                    best = Some((b, j));
                 }
             }
-            best.map_or(0, |(_, j)| j)
-        })
-        .collect()
+        }
+        out[i] = best.map_or(0, |(_, j)| j as u8);
+    }
+    out
 }
 
-/// For each query, every matching key.
-fn select<K: Copy, Q: Copy>(keys: &[K], queries: &[Q], predicate: impl Fn(Q, K) -> bool) -> Vec<Vec<usize>> {
-    (0..queries.len())
-        .map(|i| {
-            let last = if CAUSAL { i + 1 } else { keys.len() };
-            (0..last).filter(|&j| predicate(queries[i], keys[j])).collect()
-        })
-        .collect()
+/// For each query, the value at its selected position.
+fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
+    std::array::from_fn(|i| values[pattern[i] as usize])
 }
 
-fn aggregate<T: Copy>(pattern: &[usize], values: &[T]) -> Vec<T> {
-    pattern.iter().map(|&j| values[j]).collect()
-}
-
-fn aggregate_sum(pattern: &[Vec<usize>], values: &[u32]) -> Vec<u32> {
-    pattern.iter().map(|row| row.iter().map(|&j| values[j]).sum()).collect()
+/// For each of the first `n` queries, the sum of `values` over every matching key.
+fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
+    let mut out = [0u32; N_CTX];
+    for i in 0..n {
+        let Some(want) = predicate(queries[i]) else { continue };
+        let last = if CAUSAL { i + 1 } else { n };
+        out[i] = (0..last).filter(|&j| keys[j] == want).map(|j| values[j]).sum();
+    }
+    out
 }
 "#;
