@@ -17,7 +17,8 @@ use glassbox::programs::{Program, predict};
 
 fn bench(c: &mut Criterion) {
     let dev = Device::flex();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/glassbox-programs/fixtures/hist");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/glassbox-programs/fixtures/hist");
     let (model, run) = load_model(&dir, &dev).expect("fixture model");
     let program = Program::extract(&model, &run.model).expect("extract");
     let data = TaskData::generate(&run.data).expect("data");

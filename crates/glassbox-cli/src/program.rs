@@ -117,13 +117,20 @@ pub fn run(cmd: ProgramCommand) -> Result<()> {
         }
         ProgramCommand::Extract(args) => {
             let device = parse_device(&args.device)?;
-            let extract = extract_saved(&args.model, !args.no_source_check, args.overwrite, &device)?;
+            let extract =
+                extract_saved(&args.model, !args.no_source_check, args.overwrite, &device)?;
             print_extract(&extract, &args.model);
         }
         ProgramCommand::Run(args) => {
-            let text = std::fs::read_to_string(args.model.join("program.json"))
-                .with_context(|| format!("reading {}/program.json (run `glassbox program extract` first)", args.model.display()))?;
-            let program: Program = serde_json::from_str(&text).context("program.json is not a glassbox program")?;
+            let text =
+                std::fs::read_to_string(args.model.join("program.json")).with_context(|| {
+                    format!(
+                        "reading {}/program.json (run `glassbox program extract` first)",
+                        args.model.display()
+                    )
+                })?;
+            let program: Program =
+                serde_json::from_str(&text).context("program.json is not a glassbox program")?;
             let tokens: Vec<&str> = args.tokens.iter().map(String::as_str).collect();
             let out = program.run(&tokens)?;
             println!("{}", out.join(" "));

@@ -20,13 +20,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data_config = task.default_config().with_seed(seed);
     let data = TaskData::generate(&data_config)?;
     let model_config = ProgramConfig::for_task(task, &data);
-    let mut train = TrainConfig { seed, ..TrainConfig::for_task(task) };
+    let mut train = TrainConfig {
+        seed,
+        ..TrainConfig::for_task(task)
+    };
     if let Some(e) = args.get(4) {
         train.epochs = e.parse()?;
     }
     let device = Device::flex();
     let (model, report) = train_program(&model_config, &train, &data, &device)?;
-    let run = RunConfig { data: data_config, model: model_config };
+    let run = RunConfig {
+        data: data_config,
+        model: model_config,
+    };
     save_model(&model, &run, &out, false)?;
     write_json(&out, "report.json", &report, false)?;
     println!(

@@ -31,7 +31,12 @@ pub struct RunConfig {
 }
 
 /// Save the model and its [`RunConfig`] into `dir` (refuses to overwrite unless asked).
-pub fn save_model(model: &TransformerProgram, run: &RunConfig, dir: &Path, overwrite: bool) -> Result<()> {
+pub fn save_model(
+    model: &TransformerProgram,
+    run: &RunConfig,
+    dir: &Path,
+    overwrite: bool,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     save_checkpoint(model, run, dir, overwrite)?;
     Ok(())

@@ -34,7 +34,11 @@ mod tests {
         let row3 = [-0.286, -0.143, 0.0, -2.0, 0.0, -0.167, -0.333, -0.5];
         for j in 0..8 {
             assert!((m[j] - row0[j]).abs() < 1e-3, "row 0, col {j}: {}", m[j]);
-            assert!((m[3 * 8 + j] - row3[j]).abs() < 1e-3, "row 3, col {j}: {}", m[24 + j]);
+            assert!(
+                (m[3 * 8 + j] - row3[j]).abs() < 1e-3,
+                "row 3, col {j}: {}",
+                m[24 + j]
+            );
         }
     }
 
@@ -42,7 +46,8 @@ mod tests {
     fn only_the_two_neighbours_tie() {
         for n in [4, 8, 10, 16] {
             for i in 0..n {
-                let mut seen: Vec<(f32, usize)> = (0..n).map(|j| (relative_bias(i, j, n), j)).collect();
+                let mut seen: Vec<(f32, usize)> =
+                    (0..n).map(|j| (relative_bias(i, j, n), j)).collect();
                 seen.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
                 for w in seen.windows(2) {
                     if w[0].0 == w[1].0 {

@@ -53,7 +53,11 @@ impl ProgramConfig {
         };
         let d_var = match task {
             Task::Dyck1 | Task::Dyck2 => 16,
-            _ => data.config.max_len.max(data.n_ctx).max(data.input_vocab.len()),
+            _ => data
+                .config
+                .max_len
+                .max(data.n_ctx)
+                .max(data.input_vocab.len()),
         };
         Self {
             d_var: d_var.max(data.input_vocab.len()).max(data.n_ctx),

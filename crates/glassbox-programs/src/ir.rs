@@ -177,8 +177,14 @@ impl Program {
         let n = config.n_ctx;
         let device = model.unembed.val().device();
         let mut cat_vars = vec![
-            CatVar { name: "tokens".into(), ty: ValueType::Token },
-            CatVar { name: "positions".into(), ty: ValueType::Int },
+            CatVar {
+                name: "tokens".into(),
+                ty: ValueType::Token,
+            },
+            CatVar {
+                name: "positions".into(),
+                ty: ValueType::Int,
+            },
         ];
         let mut num_vars = vec!["ones".to_string()];
         let mut num_ranges = vec![(1u32, 1u32)];
@@ -250,7 +256,10 @@ impl Program {
                     inputs[r * 2 * k + k + b] = 1.0;
                 }
                 let table = mlp_table(mlp, inputs, 2 * k, &device);
-                new_vars.push(CatVar { name: format!("mlp_{l}_{i}_outputs"), ty: ValueType::Int });
+                new_vars.push(CatVar {
+                    name: format!("mlp_{l}_{i}_outputs"),
+                    ty: ValueType::Int,
+                });
                 ops.push(Op::CatTable {
                     at: (l, i),
                     out: mc2 + new_vars.len() - 1,
@@ -275,7 +284,10 @@ impl Program {
                     }
                 }
                 let table = mlp_table(mlp, inputs, 2, &device);
-                new_vars.push(CatVar { name: format!("num_mlp_{l}_{i}_outputs"), ty: ValueType::Int });
+                new_vars.push(CatVar {
+                    name: format!("num_mlp_{l}_{i}_outputs"),
+                    ty: ValueType::Int,
+                });
                 ops.push(Op::NumTable {
                     at: (l, i),
                     out: mc2 + new_vars.len() - 1,
@@ -290,11 +302,15 @@ impl Program {
         let w = host(model.unembed.val());
         let m = cat_vars.len();
         if w.len() != (m * k + num_vars.len()) * c {
-            return Err(Error::Config("classifier width does not match the stream".into()));
+            return Err(Error::Config(
+                "classifier width does not match the stream".into(),
+            ));
         }
         let row = |r: usize| w[r * c..(r + 1) * c].to_vec();
         let classifier = Classifier {
-            cat: (0..m).map(|v| (0..k).map(|x| row(v * k + x)).collect()).collect(),
+            cat: (0..m)
+                .map(|v| (0..k).map(|x| row(v * k + x)).collect())
+                .collect(),
             num: (0..num_vars.len()).map(|u| row(m * k + u)).collect(),
         };
         Ok(Self {
@@ -374,7 +390,14 @@ impl Program {
         num.resize(self.num_vars.len(), Vec::new());
         for op in &self.ops {
             match op {
-                Op::Select { out, query, key, value, predicate, .. } => {
+                Op::Select {
+                    out,
+                    query,
+                    key,
+                    value,
+                    predicate,
+                    ..
+                } => {
                     let col: Vec<usize> = (0..len)
                         .map(|i| {
                             let want = predicate[cat[*query][i]];
@@ -384,7 +407,14 @@ impl Program {
                         .collect();
                     cat[*out] = col;
                 }
-                Op::Count { out, query, key, value, predicate, .. } => {
+                Op::Count {
+                    out,
+                    query,
+                    key,
+                    value,
+                    predicate,
+                    ..
+                } => {
                     let col: Vec<u32> = (0..len)
                         .map(|i| {
                             let want = predicate[cat[*query][i]];
@@ -397,7 +427,9 @@ impl Program {
                         .collect();
                     num[*out] = col;
                 }
-                Op::CatTable { out, inputs, table, .. } => {
+                Op::CatTable {
+                    out, inputs, table, ..
+                } => {
                     let k = self.d_var;
                     let col = (0..len)
                         .map(|i| match inputs.as_slice() {
@@ -408,7 +440,13 @@ impl Program {
                         .collect();
                     cat[*out] = col;
                 }
-                Op::NumTable { out, inputs, ranges, table, .. } => {
+                Op::NumTable {
+                    out,
+                    inputs,
+                    ranges,
+                    table,
+                    ..
+                } => {
                     let col = (0..len)
                         .map(|i| {
                             let x = num[inputs[0]][i] - ranges[0].0;

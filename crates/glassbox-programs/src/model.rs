@@ -130,7 +130,8 @@ impl ProgramMlp {
     /// Output logits `[B, N, k]` from the concatenated inputs `[B, N, in_width]`.
     pub fn logits(&self, input: Tensor<3>) -> Tensor<3> {
         let [b, n, w] = input.dims();
-        let hidden = relu(input.reshape([b * n, w]).matmul(self.w_in.val()) + self.b_in.val().unsqueeze());
+        let hidden =
+            relu(input.reshape([b * n, w]).matmul(self.w_in.val()) + self.b_in.val().unsqueeze());
         let out = hidden.matmul(self.w_out.val()) + self.b_out.val().unsqueeze();
         let k = out.dims()[1];
         out.reshape([b, n, k])
@@ -284,7 +285,8 @@ impl TransformerProgram {
             let tril: Vec<f32> = (0..n)
                 .flat_map(|i| (0..n).map(move |j| if j <= i { 1.0 } else { 0.0 }))
                 .collect();
-            mask = mask * Tensor::<2>::from_data(TensorData::new(tril, [n, n]), &device).unsqueeze();
+            mask =
+                mask * Tensor::<2>::from_data(TensorData::new(tril, [n, n]), &device).unsqueeze();
         }
         mask
     }
@@ -310,7 +312,9 @@ impl TransformerProgram {
             .reshape([b * n, self.vocab_size])
             .matmul(table)
             .reshape([b, n, 1, k]);
-        let positions: Tensor<2> = Tensor::<1, Int>::arange(0..n as i64, &device).one_hot::<2>(k).float();
+        let positions: Tensor<2> = Tensor::<1, Int>::arange(0..n as i64, &device)
+            .one_hot::<2>(k)
+            .float();
         let pos = positions.reshape([1, n, 1, k]).expand([b, n, 1, k]);
         let mut cat = Tensor::cat(vec![tok, pos], 2);
         let mut num = Tensor::<3>::ones([b, n, 1], &device);
@@ -347,7 +351,8 @@ impl TransformerProgram {
                 let kk = read_cat(cat.clone(), sampling.sample(att.key.val()));
                 let v = read_num(num.clone(), sampling.sample(att.value.val())); // [B, N, H]
                 let h = q.dims()[0];
-                let s = predicate_scores(q, kk, sampling.sample(att.predicate.val())) * mask4.clone();
+                let s =
+                    predicate_scores(q, kk, sampling.sample(att.predicate.val())) * mask4.clone();
                 let v = v.permute([2, 0, 1]).reshape([h, b, n, 1]);
                 let z = s.matmul(v).reshape([h, b, n]).permute([1, 2, 0]); // [B, N, H]
                 new_num = Some(z);
@@ -384,15 +389,18 @@ impl TransformerProgram {
                 .matmul(self.unembed.val())
                 .reshape([b, n, self.n_classes])
         };
-        let logits = if self.masked_classes.is_empty() {
-            logits
-        } else {
-            let mut pen = vec![0.0f32; self.n_classes];
-            for &c in &self.masked_classes {
-                pen[c] = -1e30;
-            }
-            logits + Tensor::<1>::from_data(TensorData::new(pen, [self.n_classes]), &device).reshape([1, 1, self.n_classes])
-        };
+        let logits =
+            if self.masked_classes.is_empty() {
+                logits
+            } else {
+                let mut pen = vec![0.0f32; self.n_classes];
+                for &c in &self.masked_classes {
+                    pen[c] = -1e30;
+                }
+                logits
+                    + Tensor::<1>::from_data(TensorData::new(pen, [self.n_classes]), &device)
+                        .reshape([1, 1, self.n_classes])
+            };
         ProgramOutput { logits, cat, num }
     }
 
@@ -414,11 +422,17 @@ impl TransformerProgram {
             });
         };
         for v in 0..m {
-            let onehot = cat.clone().slice([0..b, 0..n, v..v + 1, 0..k]).reshape([b * n, k]);
+            let onehot = cat
+                .clone()
+                .slice([0..b, 0..n, v..v + 1, 0..k])
+                .reshape([b * n, k]);
             add(onehot.matmul(w.clone().slice([v * k..(v + 1) * k, 0..c])));
         }
         for u in 0..mn {
-            let count = num.clone().slice([0..b, 0..n, u..u + 1]).reshape([b * n, 1]);
+            let count = num
+                .clone()
+                .slice([0..b, 0..n, u..u + 1])
+                .reshape([b * n, 1]);
             let row = w.clone().slice([m * k + u..m * k + u + 1, 0..c]);
             add(count * row);
         }

@@ -52,7 +52,11 @@ pub fn extract_to_dir(
 ) -> Result<ExtractReport> {
     let program = Program::extract(model, &run.model)?;
     let title = run.data.task.name();
-    let opts = |language, prune| RenderOptions { language, prune, title };
+    let opts = |language, prune| RenderOptions {
+        language,
+        prune,
+        title,
+    };
     let python = render(&program, &opts(Language::Python, true));
     let rust = render(&program, &opts(Language::Rust, true));
     let full = render(&program, &opts(Language::Python, false));
@@ -85,9 +89,22 @@ pub fn extract_to_dir(
 }
 
 /// Extract the program of a model saved in `dir` (see [`extract_to_dir`]).
-pub fn extract_saved(dir: &Path, check_sources: bool, overwrite: bool, device: &Device) -> Result<ExtractReport> {
+pub fn extract_saved(
+    dir: &Path,
+    check_sources: bool,
+    overwrite: bool,
+    device: &Device,
+) -> Result<ExtractReport> {
     let (model, run) = load_model(dir, device)?;
-    extract_to_dir(&model, &run, dir, check_sources, check_sources, overwrite, device)
+    extract_to_dir(
+        &model,
+        &run,
+        dir,
+        check_sources,
+        check_sources,
+        overwrite,
+        device,
+    )
 }
 
 /// Train `task` with the paper's configuration (optionally overridden) and write the model,
@@ -102,15 +119,28 @@ pub fn train_to_dir(
     device: &Device,
 ) -> Result<(TrainReport, ExtractReport)> {
     if !overwrite && dir.join(glassbox_core::checkpoint::WEIGHTS_FILE).exists() {
-        return Err(Error::AlreadyExists(dir.join(glassbox_core::checkpoint::WEIGHTS_FILE)));
+        return Err(Error::AlreadyExists(
+            dir.join(glassbox_core::checkpoint::WEIGHTS_FILE),
+        ));
     }
     let data_config = task.default_config().with_seed(train.seed);
     let data = TaskData::generate(&data_config)?;
     let model_config = model.unwrap_or_else(|| ProgramConfig::for_task(task, &data));
     let (trained, report) = train_program(&model_config, train, &data, device)?;
-    let run = RunConfig { data: data_config, model: model_config };
+    let run = RunConfig {
+        data: data_config,
+        model: model_config,
+    };
     save_model(&trained, &run, dir, overwrite)?;
     write_json(dir, "report.json", &report, overwrite)?;
-    let extract = extract_to_dir(&trained, &run, dir, check_sources, check_sources, overwrite, device)?;
+    let extract = extract_to_dir(
+        &trained,
+        &run,
+        dir,
+        check_sources,
+        check_sources,
+        overwrite,
+        device,
+    )?;
     Ok((report, extract))
 }

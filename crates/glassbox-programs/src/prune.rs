@@ -34,19 +34,19 @@ impl Reach {
     pub fn analyse(program: &Program) -> Self {
         let k = program.d_var;
         let mut cat = vec![vec![false; k]; program.cat_vars.len()];
-        for t in 1..program.vocab.len() {
-            cat[0][t] = true;
-        }
-        for p in 0..program.n_ctx {
-            cat[1][p] = true;
-        }
+        cat[0][1..program.vocab.len()].fill(true);
+        cat[1][..program.n_ctx].fill(true);
         for op in &program.ops {
             match op {
                 Op::Select { out, value, .. } => cat[*out] = cat[*value].clone(),
-                Op::CatTable { out, inputs, table, .. } => {
+                Op::CatTable {
+                    out, inputs, table, ..
+                } => {
                     let mut r = vec![false; k];
                     match inputs.as_slice() {
-                        [a] => (0..k).filter(|&x| cat[*a][x]).for_each(|x| r[table[x]] = true),
+                        [a] => (0..k)
+                            .filter(|&x| cat[*a][x])
+                            .for_each(|x| r[table[x]] = true),
                         [a, b] => {
                             for x in (0..k).filter(|&x| cat[*a][x]) {
                                 for y in (0..k).filter(|&y| cat[*b][y]) {
@@ -71,7 +71,9 @@ impl Reach {
 
     /// The reachable values of `var`, ascending.
     pub fn values(&self, var: usize) -> Vec<usize> {
-        (0..self.cat[var].len()).filter(|&x| self.cat[var][x]).collect()
+        (0..self.cat[var].len())
+            .filter(|&x| self.cat[var][x])
+            .collect()
     }
 
     /// The single value of `var` when only one is reachable.
@@ -130,9 +132,12 @@ pub fn table_groups<T: Clone>(entries: &[(T, usize)]) -> (usize, Vec<(usize, Vec
     (default, groups)
 }
 
-/// Runs of equal outputs over consecutive integers: `(first, last, output)`.
-pub fn runs(start: u32, outputs: &[usize]) -> Vec<(u32, u32, usize)> {
-    let mut out: Vec<(u32, u32, usize)> = Vec::new();
+/// A run of equal outputs over consecutive integers: `(first, last, output)`.
+pub type Run = (u32, u32, usize);
+
+/// Runs of equal outputs over consecutive integers.
+pub fn runs(start: u32, outputs: &[usize]) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
     for (i, &o) in outputs.iter().enumerate() {
         let x = start + i as u32;
         match out.last_mut() {

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use crate::ir::{Op, Program, ValueType};
-use crate::prune::{Reach, predicate_groups, runs, table_groups};
+use crate::prune::{Reach, Run, predicate_groups, runs, table_groups};
 
 /// Output language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +86,13 @@ impl Renderer<'_> {
     fn lit(&self, var: usize, v: usize) -> String {
         match (self.p.cat_vars[var].ty, self.py()) {
             // Token ids past the vocabulary never occur; they only label unused rows.
-            (ValueType::Token, py) if v >= self.p.vocab.len() => if py { "\"\"".into() } else { v.to_string() },
+            (ValueType::Token, py) if v >= self.p.vocab.len() => {
+                if py {
+                    "\"\"".into()
+                } else {
+                    v.to_string()
+                }
+            }
             (ValueType::Token, true) => str_lit(&self.p.vocab[v]),
             (ValueType::Token, false) => token_const(&self.p.vocab, v),
             (ValueType::Int, _) => v.to_string(),
@@ -124,21 +130,37 @@ impl Renderer<'_> {
             p.ops.iter().map(op_layer).max().map_or(0, |l| l + 1),
             p.cat_vars.len(),
             p.num_vars.len(),
-            if self.prune { "unreachable branches pruned" } else { "unpruned" }
+            if self.prune {
+                "unreachable branches pruned"
+            } else {
+                "unpruned"
+            }
         );
         let vocab: Vec<String> = p.vocab.iter().map(|v| str_lit(v)).collect();
         let classes: Vec<String> = p.classes.iter().map(|v| str_lit(v)).collect();
         let masked: Vec<String> = p.masked_classes.iter().map(|m| m.to_string()).collect();
         if self.py() {
-            let _ = writeln!(s, "\"\"\"{header}\n\"\"\"\n\nimport json\nimport struct\nimport sys\n");
+            let _ = writeln!(
+                s,
+                "\"\"\"{header}\n\"\"\"\n\nimport json\nimport struct\nimport sys\n"
+            );
             let _ = writeln!(s, "VOCAB = [{}]", vocab.join(", "));
             let _ = writeln!(s, "CLASSES = [{}]", classes.join(", "));
             let _ = writeln!(
                 s,
                 "MASKED_CLASSES = {}",
-                if masked.is_empty() { "set()".to_string() } else { format!("{{{}}}", masked.join(", ")) }
+                if masked.is_empty() {
+                    "set()".to_string()
+                } else {
+                    format!("{{{}}}", masked.join(", "))
+                }
             );
-            let _ = writeln!(s, "N_CTX = {}\nCAUSAL = {}\n", p.n_ctx, if p.autoregressive { "True" } else { "False" });
+            let _ = writeln!(
+                s,
+                "N_CTX = {}\nCAUSAL = {}\n",
+                p.n_ctx,
+                if p.autoregressive { "True" } else { "False" }
+            );
             s.push_str(PY_PRELUDE);
         } else {
             for line in header.lines() {
@@ -147,19 +169,51 @@ impl Renderer<'_> {
             s = s.replace("//! \n", "//!\n");
             let _ = writeln!(s, "\n#![allow(clippy::all, unused, non_snake_case)]\n");
             let _ = writeln!(s, "/// Input vocabulary (`<pad>` first).");
-            let _ = writeln!(s, "pub const VOCAB: [&str; {}] = [{}];", vocab.len(), vocab.join(", "));
+            let _ = writeln!(
+                s,
+                "pub const VOCAB: [&str; {}] = [{}];",
+                vocab.len(),
+                vocab.join(", ")
+            );
             let _ = writeln!(s, "/// Output classes.");
-            let _ = writeln!(s, "pub const CLASSES: [&str; {c}] = [{}];", classes.join(", "));
-            let _ = writeln!(s, "const MASKED_CLASSES: [usize; {}] = [{}];", masked.len(), masked.join(", "));
-            let _ = writeln!(s, "/// Longest input.\npub const N_CTX: usize = {};", p.n_ctx);
-            let _ = writeln!(s, "const CAUSAL: bool = {};\nconst C: usize = {c};\n", p.autoregressive);
+            let _ = writeln!(
+                s,
+                "pub const CLASSES: [&str; {c}] = [{}];",
+                classes.join(", ")
+            );
+            let _ = writeln!(
+                s,
+                "const MASKED_CLASSES: [usize; {}] = [{}];",
+                masked.len(),
+                masked.join(", ")
+            );
+            let _ = writeln!(
+                s,
+                "/// Longest input.\npub const N_CTX: usize = {};",
+                p.n_ctx
+            );
+            let _ = writeln!(
+                s,
+                "const CAUSAL: bool = {};\nconst C: usize = {c};\n",
+                p.autoregressive
+            );
             let _ = writeln!(s, "// Token values, as indices into VOCAB.");
             for (i, t) in p.vocab.iter().enumerate() {
-                let _ = writeln!(s, "const {}: u8 = {i}; // {}", token_const(&p.vocab, i), str_lit(t));
+                let _ = writeln!(
+                    s,
+                    "const {}: u8 = {i}; // {}",
+                    token_const(&p.vocab, i),
+                    str_lit(t)
+                );
             }
             let _ = writeln!(s, "\nfn token_id(t: &str) -> Option<u8> {{\n    match t {{");
             for (i, t) in p.vocab.iter().enumerate().skip(1) {
-                let _ = writeln!(s, "        {} => Some({}),", str_lit(t), token_const(&p.vocab, i));
+                let _ = writeln!(
+                    s,
+                    "        {} => Some({}),",
+                    str_lit(t),
+                    token_const(&p.vocab, i)
+                );
             }
             let _ = writeln!(s, "        _ => None,\n    }}\n}}\n");
             s.push_str(RS_PRELUDE);
@@ -181,15 +235,33 @@ impl Renderer<'_> {
     fn op_function(&self, s: &mut String, op: &Op) {
         let py = self.py();
         match op {
-            Op::Select { at, query, key, value, predicate, .. }
-            | Op::Count { at, query, key, predicate, value, .. } => {
+            Op::Select {
+                at,
+                query,
+                key,
+                value,
+                predicate,
+                ..
+            }
+            | Op::Count {
+                at,
+                query,
+                key,
+                predicate,
+                value,
+                ..
+            } => {
                 let numeric = matches!(op, Op::Count { .. });
                 let name = if numeric {
                     format!("num_predicate_{}_{}", at.0, at.1)
                 } else {
                     format!("predicate_{}_{}", at.0, at.1)
                 };
-                let value_name = if numeric { self.p.num_vars[*value].clone() } else { self.cat_name(*value).to_string() };
+                let value_name = if numeric {
+                    self.p.num_vars[*value].clone()
+                } else {
+                    self.cat_name(*value).to_string()
+                };
                 let (qa, ka) = (
                     format!("q_{}", arg_name(self.cat_name(*query))),
                     format!("k_{}", arg_name(self.cat_name(*key))),
@@ -209,7 +281,12 @@ impl Renderer<'_> {
                     let _ = writeln!(s, "# {comment}\ndef {name}({qa}, {ka}):");
                     for (t, qs) in &groups {
                         let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
-                        let _ = writeln!(s, "    if {qa} in {{{}}}:\n        return {ka} == {}", set.join(", "), self.lit(*key, *t));
+                        let _ = writeln!(
+                            s,
+                            "    if {qa} in {{{}}}:\n        return {ka} == {}",
+                            set.join(", "),
+                            self.lit(*key, *t)
+                        );
                     }
                     let _ = writeln!(s, "    return False\n");
                 } else {
@@ -220,27 +297,50 @@ impl Renderer<'_> {
                     );
                     for (t, qs) in &groups {
                         let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
-                        let _ = writeln!(s, "        {} => Some({}),", set.join(" | "), self.lit(*key, *t));
+                        let _ = writeln!(
+                            s,
+                            "        {} => Some({}),",
+                            set.join(" | "),
+                            self.lit(*key, *t)
+                        );
                     }
                     let _ = writeln!(s, "        _ => None,\n    }}\n}}");
                 }
             }
-            Op::CatTable { at, out, inputs, table } => {
+            Op::CatTable {
+                at,
+                out,
+                inputs,
+                table,
+            } => {
                 let name = format!("mlp_{}_{}", at.0, at.1);
                 let k = self.p.d_var;
-                let args: Vec<String> = inputs.iter().map(|&v| arg_name(self.cat_name(v))).collect();
+                let args: Vec<String> =
+                    inputs.iter().map(|&v| arg_name(self.cat_name(v))).collect();
                 let args = dedup_args(args);
                 let comment = format!(
                     "{name}: lookup table over {}",
-                    inputs.iter().map(|&v| format!("`{}`", self.cat_name(v))).collect::<Vec<_>>().join(" and ")
+                    inputs
+                        .iter()
+                        .map(|&v| format!("`{}`", self.cat_name(v)))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 );
                 let entries: Vec<(String, usize)> = match inputs.as_slice() {
-                    [a] => self.reach.values(*a).into_iter().map(|x| (self.lit(*a, x), table[x])).collect(),
+                    [a] => self
+                        .reach
+                        .values(*a)
+                        .into_iter()
+                        .map(|x| (self.lit(*a, x), table[x]))
+                        .collect(),
                     [a, b] => {
                         let mut e = Vec::new();
                         for x in self.reach.values(*a) {
                             for y in self.reach.values(*b) {
-                                e.push((format!("({}, {})", self.lit(*a, x), self.lit(*b, y)), table[x * k + y]));
+                                e.push((
+                                    format!("({}, {})", self.lit(*a, x), self.lit(*b, y)),
+                                    table[x * k + y],
+                                ));
                             }
                         }
                         e
@@ -248,16 +348,36 @@ impl Renderer<'_> {
                     _ => Vec::new(),
                 };
                 let (default, groups) = table_groups(&entries);
-                let key = if args.len() == 1 { args[0].clone() } else { format!("({})", args.join(", ")) };
+                let key = if args.len() == 1 {
+                    args[0].clone()
+                } else {
+                    format!("({})", args.join(", "))
+                };
                 if py {
-                    let _ = writeln!(s, "# {comment}\ndef {name}({}):\n    key = {key}", args.join(", "));
+                    let _ = writeln!(
+                        s,
+                        "# {comment}\ndef {name}({}):\n    key = {key}",
+                        args.join(", ")
+                    );
                     for (o, keys) in &groups {
-                        let _ = writeln!(s, "    if key in {{{}}}:\n        return {o}", keys.join(", "));
+                        let _ = writeln!(
+                            s,
+                            "    if key in {{{}}}:\n        return {o}",
+                            keys.join(", ")
+                        );
                     }
                     let _ = writeln!(s, "    return {default}\n");
                 } else {
-                    let params: Vec<String> = args.iter().zip(inputs).map(|(a, &v)| format!("{a}: {}", self.rust_ty(v))).collect();
-                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> u8 {{\n    match {key} {{", params.join(", "));
+                    let params: Vec<String> = args
+                        .iter()
+                        .zip(inputs)
+                        .map(|(a, &v)| format!("{a}: {}", self.rust_ty(v)))
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "/// {comment}\nfn {name}({}) -> u8 {{\n    match {key} {{",
+                        params.join(", ")
+                    );
                     for (o, keys) in &groups {
                         let _ = writeln!(s, "        {} => {o},", keys.join(" | "));
                     }
@@ -265,16 +385,35 @@ impl Renderer<'_> {
                     let _ = out;
                 }
             }
-            Op::NumTable { at, inputs, ranges, table, .. } => {
+            Op::NumTable {
+                at,
+                inputs,
+                ranges,
+                table,
+                ..
+            } => {
                 let name = format!("num_mlp_{}_{}", at.0, at.1);
-                let args = dedup_args(inputs.iter().map(|&u| arg_name(&self.p.num_vars[u])).collect());
+                let args = dedup_args(
+                    inputs
+                        .iter()
+                        .map(|&u| arg_name(&self.p.num_vars[u]))
+                        .collect(),
+                );
                 let comment = format!(
                     "{name}: lookup table over {} (inputs range over {})",
-                    inputs.iter().map(|&u| format!("`{}`", self.p.num_vars[u])).collect::<Vec<_>>().join(" and "),
-                    ranges.iter().map(|(a, b)| format!("{a}..={b}")).collect::<Vec<_>>().join(" × ")
+                    inputs
+                        .iter()
+                        .map(|&u| format!("`{}`", self.p.num_vars[u]))
+                        .collect::<Vec<_>>()
+                        .join(" and "),
+                    ranges
+                        .iter()
+                        .map(|(a, b)| format!("{a}..={b}"))
+                        .collect::<Vec<_>>()
+                        .join(" × ")
                 );
                 // Rows over the first input; each row is runs over the second.
-                let rows: Vec<(u32, Vec<(u32, u32, usize)>)> = if inputs.len() == 1 {
+                let rows: Vec<(u32, Vec<Run>)> = if inputs.len() == 1 {
                     vec![(0, runs(ranges[0].0, table))]
                 } else {
                     let width = (ranges[1].1 - ranges[1].0 + 1) as usize;
@@ -286,13 +425,25 @@ impl Renderer<'_> {
                 };
                 let all: Vec<((), usize)> = table.iter().map(|&o| ((), o)).collect();
                 let (default, _) = table_groups(&all);
-                let emit_runs = |s: &mut String, var: &str, runs: &[(u32, u32, usize)], indent: &str, row_default: usize| {
+                let emit_runs = |s: &mut String,
+                                 var: &str,
+                                 runs: &[(u32, u32, usize)],
+                                 indent: &str,
+                                 row_default: usize| {
                     for &(a, b, o) in runs.iter().filter(|r| r.2 != row_default) {
                         if py {
-                            let cond = if a == b { format!("{var} == {a}") } else { format!("{a} <= {var} <= {b}") };
+                            let cond = if a == b {
+                                format!("{var} == {a}")
+                            } else {
+                                format!("{a} <= {var} <= {b}")
+                            };
                             let _ = writeln!(s, "{indent}if {cond}:\n{indent}    return {o}");
                         } else {
-                            let pat = if a == b { a.to_string() } else { format!("{a}..={b}") };
+                            let pat = if a == b {
+                                a.to_string()
+                            } else {
+                                format!("{a}..={b}")
+                            };
                             let _ = writeln!(s, "{indent}{pat} => {o},");
                         }
                     }
@@ -301,7 +452,11 @@ impl Renderer<'_> {
                     let _ = writeln!(s, "# {comment}\ndef {name}({}):", args.join(", "));
                 } else {
                     let params: Vec<String> = args.iter().map(|a| format!("{a}: u32")).collect();
-                    let _ = writeln!(s, "/// {comment}\nfn {name}({}) -> u8 {{", params.join(", "));
+                    let _ = writeln!(
+                        s,
+                        "/// {comment}\nfn {name}({}) -> u8 {{",
+                        params.join(", ")
+                    );
                 }
                 if inputs.len() == 1 {
                     if py {
@@ -314,7 +469,7 @@ impl Renderer<'_> {
                     }
                 } else {
                     // Group first-input values whose rows are identical.
-                    let mut groups: Vec<(Vec<u32>, &Vec<(u32, u32, usize)>)> = Vec::new();
+                    let mut groups: Vec<(Vec<u32>, &Vec<Run>)> = Vec::new();
                     for (x, r) in &rows {
                         if r.iter().all(|run| run.2 == default) {
                             continue;
@@ -329,16 +484,39 @@ impl Renderer<'_> {
                         let _ = writeln!(s, "    match {a} {{");
                     }
                     for (xs, r) in groups {
-                        let row_entries: Vec<((), usize)> = r.iter().flat_map(|&(lo, hi, o)| (lo..=hi).map(move |_| ((), o))).collect();
+                        let row_entries: Vec<((), usize)> = r
+                            .iter()
+                            .flat_map(|&(lo, hi, o)| (lo..=hi).map(move |_| ((), o)))
+                            .collect();
                         let (row_default, _) = table_groups(&row_entries);
                         let pattern = collapse(&xs);
                         if py {
-                            let cond = pattern.iter().map(|(lo, hi)| if lo == hi { format!("{a} == {lo}") } else { format!("{lo} <= {a} <= {hi}") }).collect::<Vec<_>>().join(" or ");
+                            let cond = pattern
+                                .iter()
+                                .map(|(lo, hi)| {
+                                    if lo == hi {
+                                        format!("{a} == {lo}")
+                                    } else {
+                                        format!("{lo} <= {a} <= {hi}")
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" or ");
                             let _ = writeln!(s, "    if {cond}:");
                             emit_runs(s, b, r, "        ", row_default);
                             let _ = writeln!(s, "        return {row_default}");
                         } else {
-                            let pat = pattern.iter().map(|(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") }).collect::<Vec<_>>().join(" | ");
+                            let pat = pattern
+                                .iter()
+                                .map(|(lo, hi)| {
+                                    if lo == hi {
+                                        lo.to_string()
+                                    } else {
+                                        format!("{lo}..={hi}")
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" | ");
                             let _ = writeln!(s, "        {pat} => match {b} {{");
                             emit_runs(s, b, r, "            ", row_default);
                             let _ = writeln!(s, "            _ => {row_default},\n        }},");
@@ -358,9 +536,15 @@ impl Renderer<'_> {
         let p = self.p;
         let c = p.classes.len();
         if self.py() {
-            let _ = writeln!(s, "# Classifier: one float32 score row per (variable, value), one weight row per numerical variable.");
+            let _ = writeln!(
+                s,
+                "# Classifier: one float32 score row per (variable, value), one weight row per numerical variable."
+            );
         } else {
-            let _ = writeln!(s, "// Classifier: one f32 score row per (variable, value), one weight row per numerical variable.");
+            let _ = writeln!(
+                s,
+                "// Classifier: one f32 score row per (variable, value), one weight row per numerical variable."
+            );
         }
         for (v, var) in p.cat_vars.iter().enumerate() {
             let name = format!("W_{}", var.name.to_uppercase());
@@ -369,7 +553,10 @@ impl Renderer<'_> {
                 .values(v)
                 .into_iter()
                 .map(|x| {
-                    let row: Vec<String> = p.classifier.cat[v][x].iter().map(|&w| self.float(w)).collect();
+                    let row: Vec<String> = p.classifier.cat[v][x]
+                        .iter()
+                        .map(|&w| self.float(w))
+                        .collect();
                     (self.lit(v, x), row.join(", "))
                 })
                 .collect();
@@ -385,8 +572,15 @@ impl Renderer<'_> {
                 let k = p.d_var;
                 let _ = writeln!(s, "static {name}: [[f32; C]; {k}] = [");
                 for x in 0..k {
-                    let row: Vec<String> = p.classifier.cat[v][x].iter().map(|&w| self.float(w)).collect();
-                    let label = if self.reach.cat[v][x] { self.lit(v, x) } else { format!("{} (unreachable)", self.lit(v, x)) };
+                    let row: Vec<String> = p.classifier.cat[v][x]
+                        .iter()
+                        .map(|&w| self.float(w))
+                        .collect();
+                    let label = if self.reach.cat[v][x] {
+                        self.lit(v, x)
+                    } else {
+                        format!("{} (unreachable)", self.lit(v, x))
+                    };
                     let _ = writeln!(s, "    [{}], // {label}", row.join(", "));
                 }
                 let _ = writeln!(s, "];");
@@ -397,7 +591,12 @@ impl Renderer<'_> {
             if self.py() {
                 let _ = writeln!(s, "W_{} = [{}]", name.to_uppercase(), row.join(", "));
             } else {
-                let _ = writeln!(s, "const W_{}: [f32; {c}] = [{}];", name.to_uppercase(), row.join(", "));
+                let _ = writeln!(
+                    s,
+                    "const W_{}: [f32; {c}] = [{}];",
+                    name.to_uppercase(),
+                    row.join(", ")
+                );
             }
         }
     }
@@ -427,35 +626,101 @@ impl Renderer<'_> {
                  let tokens = ids;\n    let positions: [u8; N_CTX] = std::array::from_fn(|i| i as u8);\n    let ones = [1u32; N_CTX];\n",
             );
         }
-        let reach_const = |out: usize| if self.prune { self.reach.constant(out) } else { None };
+        let reach_const = |out: usize| {
+            if self.prune {
+                self.reach.constant(out)
+            } else {
+                None
+            }
+        };
         for op in &p.ops {
             match op {
-                Op::Select { at, out, query, key, value, .. } => {
-                    let (o, q, k, v) = (self.cat_name(*out), self.cat_name(*query), self.cat_name(*key), self.cat_name(*value));
+                Op::Select {
+                    at,
+                    out,
+                    query,
+                    key,
+                    value,
+                    ..
+                } => {
+                    let (o, q, k, v) = (
+                        self.cat_name(*out),
+                        self.cat_name(*query),
+                        self.cat_name(*key),
+                        self.cat_name(*value),
+                    );
                     if py {
-                        let _ = writeln!(s, "    {o} = aggregate(select_closest({k}, {q}, predicate_{}_{}), {v})", at.0, at.1);
+                        let _ = writeln!(
+                            s,
+                            "    {o} = aggregate(select_closest({k}, {q}, predicate_{}_{}), {v})",
+                            at.0, at.1
+                        );
                     } else {
-                        let _ = writeln!(s, "    let {o} = aggregate(&select_closest(n, &{k}, &{q}, predicate_{}_{}), &{v});", at.0, at.1);
+                        let _ = writeln!(
+                            s,
+                            "    let {o} = aggregate(&select_closest(n, &{k}, &{q}, predicate_{}_{}), &{v});",
+                            at.0, at.1
+                        );
                     }
                 }
-                Op::Count { at, out, query, key, value, .. } => {
-                    let (o, q, k, v) = (&p.num_vars[*out], self.cat_name(*query), self.cat_name(*key), &p.num_vars[*value]);
+                Op::Count {
+                    at,
+                    out,
+                    query,
+                    key,
+                    value,
+                    ..
+                } => {
+                    let (o, q, k, v) = (
+                        &p.num_vars[*out],
+                        self.cat_name(*query),
+                        self.cat_name(*key),
+                        &p.num_vars[*value],
+                    );
                     if py {
-                        let _ = writeln!(s, "    {o} = aggregate_sum(select({k}, {q}, num_predicate_{}_{}), {v})", at.0, at.1);
+                        let _ = writeln!(
+                            s,
+                            "    {o} = aggregate_sum(select({k}, {q}, num_predicate_{}_{}), {v})",
+                            at.0, at.1
+                        );
                     } else {
-                        let _ = writeln!(s, "    let {o} = select_sum(n, &{k}, &{q}, num_predicate_{}_{}, &{v});", at.0, at.1);
+                        let _ = writeln!(
+                            s,
+                            "    let {o} = select_sum(n, &{k}, &{q}, num_predicate_{}_{}, &{v});",
+                            at.0, at.1
+                        );
                     }
                 }
-                Op::CatTable { at, out, inputs, .. } | Op::NumTable { at, out, inputs, .. } => {
+                Op::CatTable {
+                    at, out, inputs, ..
+                }
+                | Op::NumTable {
+                    at, out, inputs, ..
+                } => {
                     let numeric = matches!(op, Op::NumTable { .. });
                     let o = self.cat_name(*out);
                     let f = format!("{}mlp_{}_{}", if numeric { "num_" } else { "" }, at.0, at.1);
-                    let names: Vec<&str> = inputs.iter().map(|&v| if numeric { p.num_vars[v].as_str() } else { self.cat_name(v) }).collect();
+                    let names: Vec<&str> = inputs
+                        .iter()
+                        .map(|&v| {
+                            if numeric {
+                                p.num_vars[v].as_str()
+                            } else {
+                                self.cat_name(v)
+                            }
+                        })
+                        .collect();
                     if let Some(c) = reach_const(*out) {
                         if py {
-                            let _ = writeln!(s, "    {o} = [{c}] * n  # {f} is constant on every reachable input");
+                            let _ = writeln!(
+                                s,
+                                "    {o} = [{c}] * n  # {f} is constant on every reachable input"
+                            );
                         } else {
-                            let _ = writeln!(s, "    let {o} = [{c}u8; N_CTX]; // {f} is constant on every reachable input");
+                            let _ = writeln!(
+                                s,
+                                "    let {o} = [{c}u8; N_CTX]; // {f} is constant on every reachable input"
+                            );
                         }
                         continue;
                     }
@@ -463,10 +728,20 @@ impl Renderer<'_> {
                     if py && names.len() == 1 {
                         let _ = writeln!(s, "    {o} = [{f}(x0) for x0 in {}]", names[0]);
                     } else if py {
-                        let _ = writeln!(s, "    {o} = [{f}({}) for {} in zip({})]", args.join(", "), args.join(", "), names.join(", "));
+                        let _ = writeln!(
+                            s,
+                            "    {o} = [{f}({}) for {} in zip({})]",
+                            args.join(", "),
+                            args.join(", "),
+                            names.join(", ")
+                        );
                     } else {
                         let idx: Vec<String> = names.iter().map(|n| format!("{n}[i]")).collect();
-                        let _ = writeln!(s, "    let {o}: [u8; N_CTX] = std::array::from_fn(|i| if i < n {{ {f}({}) }} else {{ 0 }});", idx.join(", "));
+                        let _ = writeln!(
+                            s,
+                            "    let {o}: [u8; N_CTX] = std::array::from_fn(|i| if i < n {{ {f}({}) }} else {{ 0 }});",
+                            idx.join(", ")
+                        );
                     }
                 }
             }
@@ -474,15 +749,30 @@ impl Renderer<'_> {
         if py {
             let _ = writeln!(s, "    out = []\n    for i in range(n):");
         } else {
-            let _ = writeln!(s, "    let mut out = Vec::with_capacity(n);\n    for i in 0..n {{");
+            let _ = writeln!(
+                s,
+                "    let mut out = Vec::with_capacity(n);\n    for i in 0..n {{"
+            );
         }
         for (v, var) in p.cat_vars.iter().enumerate() {
             let w = format!("W_{}", var.name.to_uppercase());
             match (py, v) {
-                (true, 0) => { let _ = writeln!(s, "        acc = list({w}[{}[i]])", var.name); }
-                (true, _) => { let _ = writeln!(s, "        acc = _add(acc, {w}[{}[i]])", var.name); }
-                (false, 0) => { let _ = writeln!(s, "        let mut acc: [f32; C] = {w}[{}[i] as usize];", var.name); }
-                (false, _) => { let _ = writeln!(s, "        add(&mut acc, &{w}[{}[i] as usize]);", var.name); }
+                (true, 0) => {
+                    let _ = writeln!(s, "        acc = list({w}[{}[i]])", var.name);
+                }
+                (true, _) => {
+                    let _ = writeln!(s, "        acc = _add(acc, {w}[{}[i]])", var.name);
+                }
+                (false, 0) => {
+                    let _ = writeln!(
+                        s,
+                        "        let mut acc: [f32; C] = {w}[{}[i] as usize];",
+                        var.name
+                    );
+                }
+                (false, _) => {
+                    let _ = writeln!(s, "        add(&mut acc, &{w}[{}[i] as usize]);", var.name);
+                }
             }
         }
         for name in &p.num_vars {
@@ -494,16 +784,25 @@ impl Renderer<'_> {
             }
         }
         if py {
-            let _ = writeln!(s, "        out.append(CLASSES[_argmax(acc)])\n    return out\n");
+            let _ = writeln!(
+                s,
+                "        out.append(CLASSES[_argmax(acc)])\n    return out\n"
+            );
         } else {
-            let _ = writeln!(s, "        out.push(CLASSES[argmax(&acc)]);\n    }}\n    Ok(out)\n}}");
+            let _ = writeln!(
+                s,
+                "        out.push(CLASSES[argmax(&acc)]);\n    }}\n    Ok(out)\n}}"
+            );
         }
     }
 }
 
 fn op_layer(op: &Op) -> usize {
     match op {
-        Op::Select { at, .. } | Op::Count { at, .. } | Op::CatTable { at, .. } | Op::NumTable { at, .. } => at.0,
+        Op::Select { at, .. }
+        | Op::Count { at, .. }
+        | Op::CatTable { at, .. }
+        | Op::NumTable { at, .. } => at.0,
     }
 }
 
@@ -519,13 +818,19 @@ fn token_const(vocab: &[String], i: usize) -> String {
         ")" => "RPAREN".to_string(),
         "{" => "LBRACE".to_string(),
         "}" => "RBRACE".to_string(),
-        t if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric()) => t.to_ascii_uppercase(),
+        t if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            t.to_ascii_uppercase()
+        }
         _ => format!("{i}"),
     };
     let clash = vocab.iter().enumerate().any(|(j, u)| {
         j != i && u.to_ascii_uppercase() == name && u.chars().all(|c| c.is_ascii_alphanumeric())
     });
-    if clash { format!("T_{name}_{i}") } else { format!("T_{name}") }
+    if clash {
+        format!("T_{name}_{i}")
+    } else {
+        format!("T_{name}")
+    }
 }
 
 /// Distinct argument names when both reads chose variables with the same name.

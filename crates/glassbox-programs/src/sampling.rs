@@ -30,8 +30,9 @@ impl Sampling {
         match *self {
             Sampling::Gumbel { tau } => {
                 let device = logits.device();
-                let u = Tensor::<D>::random(logits.shape(), Distribution::Uniform(0.0, 1.0), &device)
-                    .clamp(1e-10, 1.0 - 1e-7);
+                let u =
+                    Tensor::<D>::random(logits.shape(), Distribution::Uniform(0.0, 1.0), &device)
+                        .clamp(1e-10, 1.0 - 1e-7);
                 let gumbel = u.log().neg().log().neg();
                 softmax((logits + gumbel) / tau, D - 1)
             }

@@ -93,7 +93,11 @@ pub fn token_accuracy(predictions: &[u32], split: &EncodedSplit) -> f64 {
             hit += usize::from(p == t);
         }
     }
-    if total == 0 { 0.0 } else { hit as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        hit as f64 / total as f64
+    }
 }
 
 /// Discretised token accuracy on a split.

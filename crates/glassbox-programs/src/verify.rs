@@ -60,9 +60,7 @@ pub fn model_predictions(
 fn count_mismatches(a: &[Vec<String>], b: &[Vec<String>]) -> usize {
     a.iter()
         .zip(b)
-        .map(|(x, y)| {
-            x.iter().zip(y).filter(|(u, v)| u != v).count() + x.len().abs_diff(y.len())
-        })
+        .map(|(x, y)| x.iter().zip(y).filter(|(u, v)| u != v).count() + x.len().abs_diff(y.len()))
         .sum::<usize>()
         + a.len().abs_diff(b.len())
 }
@@ -139,9 +137,15 @@ fn pipe(mut cmd: Command, input: String, what: &str) -> Result<Vec<String>> {
         .map_err(|e| tool_error(what, e.to_string()))?;
     let _ = writer.join();
     if !out.status.success() {
-        return Err(tool_error(what, String::from_utf8_lossy(&out.stderr).into_owned()));
+        return Err(tool_error(
+            what,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 /// Run generated Python (`python3`) on `inputs`: one prediction list per input.

@@ -8,14 +8,43 @@ use glassbox_programs::{
     check_equivalence, render, train_program,
 };
 
-fn check(task: Task, model: &TransformerProgram, cfg: &ProgramConfig, data: &TaskData, device: &Device) {
+fn check(
+    task: Task,
+    model: &TransformerProgram,
+    cfg: &ProgramConfig,
+    data: &TaskData,
+    device: &Device,
+) {
     let program = Program::extract(model, cfg).unwrap();
     let test = &data.test[..data.test.len().min(300)];
     let encoded = data.encode(test).unwrap();
     for prune in [true, false] {
-        let py = render(&program, &RenderOptions { language: Language::Python, prune, title: "test" });
-        let rs = render(&program, &RenderOptions { language: Language::Rust, prune, title: "test" });
-        let eq = check_equivalence(model, &program, test, &encoded, Some(&py), Some(&rs), device).unwrap();
+        let py = render(
+            &program,
+            &RenderOptions {
+                language: Language::Python,
+                prune,
+                title: "test",
+            },
+        );
+        let rs = render(
+            &program,
+            &RenderOptions {
+                language: Language::Rust,
+                prune,
+                title: "test",
+            },
+        );
+        let eq = check_equivalence(
+            model,
+            &program,
+            test,
+            &encoded,
+            Some(&py),
+            Some(&rs),
+            device,
+        )
+        .unwrap();
         assert!(eq.positions > 0);
         assert!(eq.exact(), "{task} (prune {prune}): {eq:?}");
     }
@@ -25,7 +54,9 @@ fn check(task: Task, model: &TransformerProgram, cfg: &ProgramConfig, data: &Tas
 fn random_programs_of_every_op_kind_are_extracted_exactly() {
     let device = Device::flex();
     for (task, seed) in [(Task::Sort, 1), (Task::Dyck2, 2)] {
-        let data = TaskData::generate(&task.default_config().with_dataset_size(800).with_seed(seed)).unwrap();
+        let data =
+            TaskData::generate(&task.default_config().with_dataset_size(800).with_seed(seed))
+                .unwrap();
         let mut cfg = ProgramConfig::for_task(task, &data);
         cfg.n_layers = 2;
         glassbox_core::seed(&device, seed);
@@ -39,7 +70,11 @@ fn a_briefly_trained_program_is_extracted_exactly() {
     let device = Device::flex();
     let data = TaskData::generate(&Task::Hist.default_config().with_dataset_size(1500)).unwrap();
     let cfg = ProgramConfig::for_task(Task::Hist, &data);
-    let train = TrainConfig { epochs: 4, seed: 1, ..TrainConfig::default() };
+    let train = TrainConfig {
+        epochs: 4,
+        seed: 1,
+        ..TrainConfig::default()
+    };
     let (model, report) = train_program(&cfg, &train, &data, &device).unwrap();
     assert_eq!(report.loss_history.len(), 4);
     check(Task::Hist, &model, &cfg, &data, &device);

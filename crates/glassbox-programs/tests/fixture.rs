@@ -20,12 +20,29 @@ fn fixture_program_is_current_and_agrees_with_its_model() {
     let device = Device::flex();
     let (model, run) = load_model(&dir, &device).unwrap();
     let program = Program::extract(&model, &run.model).unwrap();
-    let saved: Program = serde_json::from_str(&std::fs::read_to_string(dir.join("program.json")).unwrap()).unwrap();
-    assert_eq!(program, saved, "program.json is stale: re-run `glassbox program extract --overwrite`");
-    for (lang, file) in [(Language::Python, "program.py"), (Language::Rust, "program.rs")] {
-        let text = render(&program, &RenderOptions { language: lang, prune: true, title: "hist" });
+    let saved: Program =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("program.json")).unwrap()).unwrap();
+    assert_eq!(
+        program, saved,
+        "program.json is stale: re-run `glassbox program extract --overwrite`"
+    );
+    for (lang, file) in [
+        (Language::Python, "program.py"),
+        (Language::Rust, "program.rs"),
+    ] {
+        let text = render(
+            &program,
+            &RenderOptions {
+                language: lang,
+                prune: true,
+                title: "hist",
+            },
+        );
         let saved = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert!(text == saved, "{file} is stale: re-run `glassbox program extract --overwrite`");
+        assert!(
+            text == saved,
+            "{file} is stale: re-run `glassbox program extract --overwrite`"
+        );
     }
     let data = TaskData::generate(&run.data).unwrap();
     let encoded = data.encode(&data.test).unwrap();

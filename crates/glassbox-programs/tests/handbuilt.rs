@@ -6,7 +6,12 @@ use burn::prelude::*;
 use glassbox_data::rasp::{Task, TaskData};
 use glassbox_programs::{Op, Program, ProgramConfig, TransformerProgram, accuracy};
 
-fn one_hot_rows(rows: usize, cols: usize, pick: impl Fn(usize) -> usize, device: &Device) -> Tensor<2> {
+fn one_hot_rows(
+    rows: usize,
+    cols: usize,
+    pick: impl Fn(usize) -> usize,
+    device: &Device,
+) -> Tensor<2> {
     let data: Vec<f32> = (0..rows)
         .flat_map(|r| (0..cols).map(move |c| (r, c)))
         .map(|(r, c)| if c == pick(r) { 10.0 } else { 0.0 })
@@ -25,13 +30,18 @@ pub fn hist_by_hand(cfg: &ProgramConfig, device: &Device) -> TransformerProgram 
     att.query = Param::from_tensor(one_hot_rows(h, m, |_| 0, device));
     att.key = Param::from_tensor(one_hot_rows(h, m, |_| 0, device));
     att.value = Param::from_tensor(one_hot_rows(h, 1, |_| 0, device));
-    let ident: Vec<f32> = (0..h * k * k).map(|i| if (i / k) % k == i % k { 10.0 } else { 0.0 }).collect();
-    att.predicate = Param::from_tensor(Tensor::from_data(TensorData::new(ident, [h, k, k]), device));
+    let ident: Vec<f32> = (0..h * k * k)
+        .map(|i| if (i / k) % k == i % k { 10.0 } else { 0.0 })
+        .collect();
+    att.predicate =
+        Param::from_tensor(Tensor::from_data(TensorData::new(ident, [h, k, k]), device));
     let [d, c] = model.unembed.val().dims();
     let mut w = vec![0.0f32; d * c];
     let ones_row = d - 1 - h; // numerical stream: ones, then the h heads
     for (ci, class) in cfg.classes.iter().enumerate() {
-        let Ok(v) = class.parse::<f32>() else { continue };
+        let Ok(v) = class.parse::<f32>() else {
+            continue;
+        };
         w[(ones_row + 1) * c + ci] = v; // head 0 counts
         w[ones_row * c + ci] = -v * v / 2.0;
     }
@@ -49,7 +59,14 @@ fn hand_built_hist_is_perfect_as_model_and_as_program() {
     assert_eq!(accuracy(&model, &test, &device), 1.0);
     let program = Program::extract(&model, &cfg).unwrap();
     let count = program.ops.iter().find_map(|op| match op {
-        Op::Count { at: (0, 0), query, key, value, predicate, .. } => Some((*query, *key, *value, predicate.clone())),
+        Op::Count {
+            at: (0, 0),
+            query,
+            key,
+            value,
+            predicate,
+            ..
+        } => Some((*query, *key, *value, predicate.clone())),
         _ => None,
     });
     assert_eq!(count, Some((0, 0, 0, (0..cfg.d_var).collect())));
