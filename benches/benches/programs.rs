@@ -3,6 +3,7 @@
 //! the committed fixture `crates/glassbox-programs/fixtures/hist/program.rs`, extracted from
 //! the committed model next to it (a test keeps the two in sync).
 
+#[rustfmt::skip] // generated code: kept byte-identical to what the extractor renders
 #[path = "../../crates/glassbox-programs/fixtures/hist/program.rs"]
 mod program;
 

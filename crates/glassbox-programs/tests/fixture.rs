@@ -3,6 +3,7 @@
 //! what the extractor renders today, and the compiled-in Rust program must agree with the
 //! model on the whole test split.
 
+#[rustfmt::skip] // generated code: kept byte-identical to what the extractor renders
 #[path = "../fixtures/hist/program.rs"]
 mod program;
 
