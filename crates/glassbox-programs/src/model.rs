@@ -36,16 +36,33 @@ fn predicate(heads: usize, k: usize, device: &Device) -> Param<Tensor<3>> {
     ))
 }
 
-/// Read one categorical variable per reader: `x [B, N, m, k]`, one-hot-ish `pi [R, m]` →
-/// `[R, B, N, k]`.
-fn read_cat(x: Tensor<4>, pi: Tensor<2>) -> Tensor<4> {
-    let [b, n, m, k] = x.dims();
-    let r = pi.dims()[0];
-    x.swap_dims(2, 3)
-        .reshape([b * n * k, m])
-        .matmul(pi.transpose())
-        .transpose()
-        .reshape([r, b, n, k])
+/// The categorical stream laid out for reads: `[B·N·k, m]`, transposed once per layer and
+/// shared by every head and MLP that reads it.
+struct StreamView {
+    xt: Tensor<2>,
+    dims: [usize; 4],
+}
+
+impl StreamView {
+    fn new(x: &Tensor<4>) -> Self {
+        let dims = x.dims();
+        let [b, n, m, k] = dims;
+        Self {
+            xt: x.clone().swap_dims(2, 3).reshape([b * n * k, m]),
+            dims,
+        }
+    }
+
+    /// Read one categorical variable per reader with one-hot-ish `pi [R, m]` → `[R, B, N, k]`.
+    fn read(&self, pi: Tensor<2>) -> Tensor<4> {
+        let [b, n, _, k] = self.dims;
+        let r = pi.dims()[0];
+        self.xt
+            .clone()
+            .matmul(pi.transpose())
+            .transpose()
+            .reshape([r, b, n, k])
+    }
 }
 
 /// Read one numerical variable per reader: `x [B, N, m]`, `pi [R, m]` → `[B, N, R]`.
@@ -144,9 +161,9 @@ impl ProgramMlp {
         }
     }
 
-    fn forward_cat(&self, x: Tensor<4>, sampling: &Sampling) -> Tensor<3> {
-        let [b, n, _, k] = x.dims();
-        let reads = read_cat(x, sampling.sample(self.read.val())); // [2, B, N, k]
+    fn forward_cat(&self, x: &StreamView, sampling: &Sampling) -> Tensor<3> {
+        let [b, n, _, k] = x.dims;
+        let reads = x.read(sampling.sample(self.read.val())); // [2, B, N, k]
         let input = reads.permute([1, 2, 0, 3]).reshape([b, n, 2 * k]);
         self.finish(self.logits(input), sampling)
     }
@@ -331,10 +348,40 @@ impl TransformerProgram {
         for block in &self.blocks {
             let mut new_cat = Vec::new();
             let mut new_num = None;
+            // Every head of the layer reads the same stream: one matmul for all their reads.
+            let mut selectors = Vec::new();
             if let Some(att) = &block.cat_attn {
-                let q = read_cat(cat.clone(), sampling.sample(att.query.val()));
-                let kk = read_cat(cat.clone(), sampling.sample(att.key.val()));
-                let v = read_cat(cat.clone(), sampling.sample(att.value.val()));
+                for p in [&att.query, &att.key, &att.value] {
+                    selectors.push(sampling.sample(p.val()));
+                }
+            }
+            if let Some(att) = &block.num_attn {
+                for p in [&att.query, &att.key] {
+                    selectors.push(sampling.sample(p.val()));
+                }
+            }
+            let sizes: Vec<usize> = selectors.iter().map(|t| t.dims()[0]).collect();
+            let mut reads = if selectors.is_empty() {
+                Vec::new()
+            } else {
+                let all = StreamView::new(&cat).read(Tensor::cat(selectors, 0));
+                let mut start = 0;
+                sizes
+                    .iter()
+                    .map(|&r| {
+                        let t = all.clone().slice([start..start + r, 0..b, 0..n, 0..k]);
+                        start += r;
+                        t
+                    })
+                    .collect::<Vec<_>>()
+            }
+            .into_iter();
+            if let Some(att) = &block.cat_attn {
+                let (q, kk, v) = (
+                    reads.next().expect("query read"),
+                    reads.next().expect("key read"),
+                    reads.next().expect("value read"),
+                );
                 let h = q.dims()[0];
                 let s = predicate_scores(q, kk, sampling.sample(att.predicate.val()));
                 let matched = (s.clone() * mask4.clone()).sum_dim(3); // [H, B, N, 1]
@@ -347,8 +394,7 @@ impl TransformerProgram {
                 new_cat.push(z.permute([1, 2, 0, 3]));
             }
             if let Some(att) = &block.num_attn {
-                let q = read_cat(cat.clone(), sampling.sample(att.query.val()));
-                let kk = read_cat(cat.clone(), sampling.sample(att.key.val()));
+                let (q, kk) = (reads.next().expect("query read"), reads.next().expect("key read"));
                 let v = read_num(num.clone(), sampling.sample(att.value.val())); // [B, N, H]
                 let h = q.dims()[0];
                 let s =
@@ -363,10 +409,14 @@ impl TransformerProgram {
             if let Some(z) = new_num {
                 num = Tensor::cat(vec![num, z], 2);
             }
+            let view = (!block.cat_mlps.is_empty()).then(|| StreamView::new(&cat));
             let mut mlp_out: Vec<Tensor<4>> = block
                 .cat_mlps
                 .iter()
-                .map(|mlp| mlp.forward_cat(cat.clone(), sampling).reshape([b, n, 1, k]))
+                .map(|mlp| {
+                    let view = view.as_ref().expect("built when there are MLPs");
+                    mlp.forward_cat(view, sampling).reshape([b, n, 1, k])
+                })
                 .collect();
             mlp_out.extend(
                 block
