@@ -26,22 +26,34 @@ fn paper(task: Task) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "runs/programs".into()));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "runs/programs".into()),
+    );
     let mut runs: BTreeMap<usize, Vec<(u64, TrainReport, Option<ExtractReport>)>> = BTreeMap::new();
     for entry in std::fs::read_dir(&root)? {
         let dir = entry?.path();
-        let Ok(text) = std::fs::read_to_string(dir.join("report.json")) else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join("report.json")) else {
+            continue;
+        };
         let report: TrainReport = serde_json::from_str(&text)?;
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let Some((task, seed)) = name.rsplit_once("-s") else { continue };
-        let (Ok(task), Ok(seed)) = (task.parse::<Task>(), seed.parse::<u64>()) else { continue };
+        let Some((task, seed)) = name.rsplit_once("-s") else {
+            continue;
+        };
+        let (Ok(task), Ok(seed)) = (task.parse::<Task>(), seed.parse::<u64>()) else {
+            continue;
+        };
         let extract = std::fs::read_to_string(dir.join("extract.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
         let order = Task::ALL.iter().position(|t| *t == task).unwrap();
         runs.entry(order).or_default().push((seed, report, extract));
     }
-    println!("| task | L | heads (cat+num) | MLPs (cat+num) | seed | epochs | train time | val % | test % | paper % | program lines (pruned / full) | equivalence |");
+    println!(
+        "| task | L | heads (cat+num) | MLPs (cat+num) | seed | epochs | train time | val % | test % | paper % | program lines (pruned / full) | equivalence |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (order, mut list) in runs {
         let task = Task::ALL[order];
@@ -52,7 +64,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .fold(f64::MIN, f64::max);
         for (seed, r, e) in &list {
             let m = &r.model;
-            let mark = if r.val_accuracy == best { " **(best val)**" } else { "" };
+            let mark = if r.val_accuracy == best {
+                " **(best val)**"
+            } else {
+                ""
+            };
             let (lines, eq) = match e {
                 Some(e) => (
                     format!("{} / {}", e.lines.python_pruned, e.lines.python_full),

@@ -110,6 +110,12 @@ impl ProgramConfig {
                 self.d_var, self.n_layers, self.d_mlp
             ));
         }
+        if self.d_var > 255 {
+            return bad(format!(
+                "d_var {} is above 255 (generated programs carry values as u8)",
+                self.d_var
+            ));
+        }
         if self.vocab.len() > self.d_var {
             return bad(format!(
                 "the one-hot token embedding needs vocab size {} <= d_var {}",

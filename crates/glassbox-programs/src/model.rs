@@ -394,7 +394,10 @@ impl TransformerProgram {
                 new_cat.push(z.permute([1, 2, 0, 3]));
             }
             if let Some(att) = &block.num_attn {
-                let (q, kk) = (reads.next().expect("query read"), reads.next().expect("key read"));
+                let (q, kk) = (
+                    reads.next().expect("query read"),
+                    reads.next().expect("key read"),
+                );
                 let v = read_num(num.clone(), sampling.sample(att.value.val())); // [B, N, H]
                 let h = q.dims()[0];
                 let s =

@@ -197,6 +197,21 @@ impl Renderer<'_> {
                 "const CAUSAL: bool = {};\nconst C: usize = {c};\n",
                 p.autoregressive
             );
+            // Keys in the order the model's relative bias prefers them (ties to the left), so
+            // that the first match is the one the model's argmax picks.
+            let _ = writeln!(
+                s,
+                "/// For each query position, every key position from most to least preferred by the\n/// model's relative bias (nearest first, left before right, self last)."
+            );
+            let _ = writeln!(s, "const PREFERENCE: [[u8; N_CTX]; N_CTX] = [");
+            for i in 0..p.n_ctx {
+                let order: Vec<String> = preference(i, p.n_ctx)
+                    .iter()
+                    .map(|j| j.to_string())
+                    .collect();
+                let _ = writeln!(s, "    [{}],", order.join(", "));
+            }
+            let _ = writeln!(s, "];\n");
             let _ = writeln!(s, "// Token values, as indices into VOCAB.");
             for (i, t) in p.vocab.iter().enumerate() {
                 let _ = writeln!(
@@ -806,6 +821,18 @@ fn op_layer(op: &Op) -> usize {
     }
 }
 
+/// Key positions for query `i` sorted by decreasing relative bias, ties by position: the order
+/// in which the model's attention argmax prefers matching keys.
+fn preference(i: usize, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        crate::bias::relative_bias(i, b, n)
+            .total_cmp(&crate::bias::relative_bias(i, a, n))
+            .then(a.cmp(&b))
+    });
+    order
+}
+
 /// The Rust constant naming token `vocab[i]` (`T_BOS`, `T_3`, `T_LPAREN`, ...).
 fn token_const(vocab: &[String], i: usize) -> String {
     let t = vocab[i].as_str();
@@ -948,36 +975,19 @@ fn argmax(scores: &[f32; C]) -> usize {
     best.unwrap_or(0)
 }
 
-/// The model's fixed relative-position bias: nearest key first, self last.
-fn bias(i: usize, j: usize) -> f32 {
-    let d = j as i64 - i as i64;
-    let n = N_CTX as f32;
-    if d == 0 {
-        -2.0
-    } else if d > 0 {
-        -((d - 1) as f32) / (n - 2.0)
-    } else {
-        (d + 1) as f32 / (n - 1.0)
-    }
-}
-
-/// For each of the first `n` queries, the position of the matching key (key value equal to
-/// the one the predicate selects) with the highest bias, ties to the leftmost; no match: 0.
+/// For each of the first `n` queries, the most preferred key position (see `PREFERENCE`)
+/// whose value is the one the predicate selects; no match: position 0 (BOS).
 fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>) -> [u8; N_CTX] {
     let mut out = [0u8; N_CTX];
     for i in 0..n {
         let Some(want) = predicate(queries[i]) else { continue };
         let last = if CAUSAL { i + 1 } else { n };
-        let mut best: Option<(f32, usize)> = None;
-        for j in 0..last {
-            if keys[j] == want {
-                let b = bias(i, j);
-                if best.is_none_or(|(bb, _)| b > bb) {
-                    best = Some((b, j));
-                }
+        for &j in &PREFERENCE[i] {
+            if (j as usize) < last && keys[j as usize] == want {
+                out[i] = j;
+                break;
             }
         }
-        out[i] = best.map_or(0, |(_, j)| j as u8);
     }
     out
 }

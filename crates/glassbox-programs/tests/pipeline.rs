@@ -54,3 +54,30 @@ fn train_extract_reload_and_refuse_to_overwrite() {
     assert!(saved.run(&[]).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn generated_sources_reject_tokens_outside_the_vocabulary() {
+    use glassbox_programs::verify::{run_python, run_rust};
+    use glassbox_programs::{Language, RenderOptions, render};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hist");
+    let program: Program =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("program.json")).unwrap()).unwrap();
+    let bad = vec![vec!["<s>".to_string(), "7".to_string()]];
+    for language in [Language::Python, Language::Rust] {
+        let src = render(
+            &program,
+            &RenderOptions {
+                language,
+                prune: true,
+                title: "hist",
+            },
+        );
+        let err = match language {
+            Language::Python => run_python(&src, &bad),
+            Language::Rust => run_rust(&src, &bad),
+        }
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not in the vocabulary"), "{language:?}: {err}");
+    }
+}
