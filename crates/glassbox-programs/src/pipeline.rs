@@ -39,14 +39,13 @@ pub struct ExtractReport {
 }
 
 /// Extract `model`'s program into `dir` (`program.json`, `program.py`, `program.rs`,
-/// `extract.json`) and check IR, Python (when `check_python`) and Rust (when `check_rust`)
-/// against the model on the task's test split.
+/// `extract.json`) and check the IR interpreter, and with `check_sources` the generated Python
+/// (`python3`) and Rust (`rustc`), against the model on the task's test split.
 pub fn extract_to_dir(
     model: &TransformerProgram,
     run: &RunConfig,
     dir: &Path,
-    check_python: bool,
-    check_rust: bool,
+    check_sources: bool,
     overwrite: bool,
     device: &Device,
 ) -> Result<ExtractReport> {
@@ -67,8 +66,8 @@ pub fn extract_to_dir(
         &program,
         &data.test,
         &encoded,
-        check_python.then_some(python.as_str()),
-        check_rust.then_some(rust.as_str()),
+        check_sources.then_some(python.as_str()),
+        check_sources.then_some(rust.as_str()),
         device,
     )?;
     let test_accuracy = crate::train::accuracy(model, &encoded, device);
@@ -96,15 +95,7 @@ pub fn extract_saved(
     device: &Device,
 ) -> Result<ExtractReport> {
     let (model, run) = load_model(dir, device)?;
-    extract_to_dir(
-        &model,
-        &run,
-        dir,
-        check_sources,
-        check_sources,
-        overwrite,
-        device,
-    )
+    extract_to_dir(&model, &run, dir, check_sources, overwrite, device)
 }
 
 /// Train `task` with the paper's configuration (optionally overridden) and write the model,
@@ -133,14 +124,6 @@ pub fn train_to_dir(
     };
     save_model(&trained, &run, dir, overwrite)?;
     write_json(dir, "report.json", &report, overwrite)?;
-    let extract = extract_to_dir(
-        &trained,
-        &run,
-        dir,
-        check_sources,
-        check_sources,
-        overwrite,
-        device,
-    )?;
+    let extract = extract_to_dir(&trained, &run, dir, check_sources, overwrite, device)?;
     Ok((report, extract))
 }
