@@ -455,3 +455,38 @@ fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+#[test]
+fn program_run_uses_a_saved_program_and_rejects_unknown_tokens() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../glassbox-programs/fixtures/hist"
+    );
+    // hist: the count of each token (the BOS position is not scored).
+    let out = glassbox(&[
+        "program", "run", "--model", fixture, "<s>", "3", "1", "3", "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let classes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(classes[1..], ["3", "1", "3", "3"]);
+    let bad = glassbox(&["program", "run", "--model", fixture, "<s>", "9"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`9`"));
+    let task = glassbox(&[
+        "program",
+        "train",
+        "--task",
+        "sorting",
+        "--out",
+        "/tmp/unused",
+    ]);
+    assert!(!task.status.success());
+    assert!(String::from_utf8_lossy(&task.stderr).contains("unknown task `sorting`"));
+}
