@@ -1,11 +1,14 @@
-//! The generated Rust program against the discretised model's forward pass on the same test
-//! set (issue 8's goal: the program ≥ 100× faster), plus the IR interpreter. The program is
-//! the committed fixture `crates/glassbox-programs/fixtures/hist/program.rs`, extracted from
-//! the committed model next to it (a test keeps the two in sync).
+//! The generated Rust programs against the discretised models' forward pass on the same test
+//! set (issue 8's goal: the program ≥ 100× faster), plus the IR interpreter. The programs are
+//! the committed fixtures `crates/glassbox-programs/fixtures/{hist,sort}/program.rs`, extracted
+//! from the committed models next to them (a test keeps the two in sync).
 
 #[rustfmt::skip] // generated code: kept byte-identical to what the extractor renders
 #[path = "../../crates/glassbox-programs/fixtures/hist/program.rs"]
-mod program;
+mod hist;
+#[rustfmt::skip] // generated code: kept byte-identical to what the extractor renders
+#[path = "../../crates/glassbox-programs/fixtures/sort/program.rs"]
+mod sort;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -16,20 +19,23 @@ use glassbox::programs::artifacts::load_model;
 use glassbox::programs::data::TaskData;
 use glassbox::programs::{Program, predict};
 
-fn bench(c: &mut Criterion) {
+type Run = fn(&[&str]) -> Result<Vec<&'static str>, String>;
+
+fn bench_task(c: &mut Criterion, name: &str, run: Run) {
     let dev = Device::flex();
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/glassbox-programs/fixtures/hist");
-    let (model, run) = load_model(&dir, &dev).expect("fixture model");
-    let program = Program::extract(&model, &run.model).expect("extract");
-    let data = TaskData::generate(&run.data).expect("data");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/glassbox-programs/fixtures")
+        .join(name);
+    let (model, config) = load_model(&dir, &dev).expect("fixture model");
+    let program = Program::extract(&model, &config.model).expect("extract");
+    let data = TaskData::generate(&config.data).expect("data");
     let encoded = data.encode(&data.test).expect("encode");
     let inputs: Vec<Vec<&str>> = data
         .test
         .iter()
         .map(|e| e.tokens.iter().map(String::as_str).collect())
         .collect();
-    let mut g = c.benchmark_group(format!("program_hist_{}_sequences", inputs.len()));
+    let mut g = c.benchmark_group(format!("program_{name}_{}_sequences", inputs.len()));
     g.sample_size(10);
     g.bench_function("model_forward_argmax", |b| {
         b.iter(|| black_box(predict(&model, &encoded, 2048, &dev)))
@@ -37,7 +43,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("generated_rust", |b| {
         b.iter(|| {
             for t in &inputs {
-                black_box(program::run(t).expect("valid input"));
+                black_box(run(t).expect("valid input"));
             }
         })
     });
@@ -53,7 +59,8 @@ fn bench(c: &mut Criterion) {
 
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
+    bench_task(&mut c, "hist", hist::run);
+    bench_task(&mut c, "sort", sort::run);
 }
 
 criterion_main!(benches);

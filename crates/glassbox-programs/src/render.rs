@@ -997,13 +997,24 @@ fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
     std::array::from_fn(|i| values[pattern[i] as usize])
 }
 
-/// For each of the first `n` queries, the sum of `values` over every matching key.
+/// For each of the first `n` queries, the sum of `values` over every matching key: one pass
+/// that accumulates the values per key value (in position order, so a causal query sees
+/// exactly the keys up to itself), then one lookup per query.
 fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
     let mut out = [0u32; N_CTX];
+    let mut by_value = [0u32; 256];
+    if !CAUSAL {
+        for j in 0..n {
+            by_value[keys[j] as usize] += values[j];
+        }
+    }
     for i in 0..n {
-        let Some(want) = predicate(queries[i]) else { continue };
-        let last = if CAUSAL { i + 1 } else { n };
-        out[i] = (0..last).filter(|&j| keys[j] == want).map(|j| values[j]).sum();
+        if CAUSAL {
+            by_value[keys[i] as usize] += values[i];
+        }
+        if let Some(want) = predicate(queries[i]) {
+            out[i] = by_value[want as usize];
+        }
     }
     out
 }
