@@ -194,8 +194,8 @@ impl Renderer<'_> {
             );
             let _ = writeln!(
                 s,
-                "const CAUSAL: bool = {};\nconst C: usize = {c};\n",
-                p.autoregressive
+                "const CAUSAL: bool = {};\nconst C: usize = {c};\n/// Values per categorical variable.\nconst K: usize = {};\n",
+                p.autoregressive, p.d_var
             );
             // Keys in the order the model's relative bias prefers them (ties to the left), so
             // that the first match is the one the model's argmax picks.
@@ -1002,7 +1002,7 @@ fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
 /// exactly the keys up to itself), then one lookup per query.
 fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
     let mut out = [0u32; N_CTX];
-    let mut by_value = [0u32; 256];
+    let mut by_value = [0u32; K];
     if !CAUSAL {
         for j in 0..n {
             by_value[keys[j] as usize] += values[j];

@@ -21,18 +21,36 @@ use glassbox_programs::{Language, Program, RenderOptions, accuracy, render};
 type Run = fn(&[&str]) -> Result<Vec<&'static str>, String>;
 
 fn check_fixture(name: &'static str, run: Run, min_accuracy: f64) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     let device = Device::flex();
     let (model, config) = load_model(&dir, &device).unwrap();
     let program = Program::extract(&model, &config.model).unwrap();
     if let Ok(text) = std::fs::read_to_string(dir.join("program.json")) {
         let saved: Program = serde_json::from_str(&text).unwrap();
-        assert!(program == saved, "{name}/program.json is stale: re-run `glassbox program extract --overwrite`");
+        assert!(
+            program == saved,
+            "{name}/program.json is stale: re-run `glassbox program extract --overwrite`"
+        );
     }
-    for (lang, file) in [(Language::Python, "program.py"), (Language::Rust, "program.rs")] {
-        let text = render(&program, &RenderOptions { language: lang, prune: true, title: name });
+    for (lang, file) in [
+        (Language::Python, "program.py"),
+        (Language::Rust, "program.rs"),
+    ] {
+        let text = render(
+            &program,
+            &RenderOptions {
+                language: lang,
+                prune: true,
+                title: name,
+            },
+        );
         let saved = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert!(text == saved, "{name}/{file} is stale: re-run `glassbox program extract --overwrite`");
+        assert!(
+            text == saved,
+            "{name}/{file} is stale: re-run `glassbox program extract --overwrite`"
+        );
     }
     let data = TaskData::generate(&config.data).unwrap();
     let encoded = data.encode(&data.test).unwrap();
