@@ -16,7 +16,7 @@ use std::path::Path;
 use burn::prelude::*;
 use criterion::{Criterion, criterion_main};
 use glassbox::programs::artifacts::load_model;
-use glassbox::programs::data::TaskData;
+use glassbox::programs::data::{TaskData, encode_with};
 use glassbox::programs::{Program, predict};
 
 type Run = fn(&[&str]) -> Result<Vec<&'static str>, String>;
@@ -29,7 +29,8 @@ fn bench_task(c: &mut Criterion, name: &str, run: Run) {
     let (model, config) = load_model(&dir, &dev).expect("fixture model");
     let program = Program::extract(&model, &config.model).expect("extract");
     let data = TaskData::generate(&config.data).expect("data");
-    let encoded = data.encode(&data.test).expect("encode");
+    let m = &config.model;
+    let encoded = encode_with(&data.test, &m.vocab, &m.classes, m.n_ctx).expect("encode");
     let inputs: Vec<Vec<&str>> = data
         .test
         .iter()

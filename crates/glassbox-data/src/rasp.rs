@@ -9,12 +9,13 @@
 //!   right with `<pad>` to the longest sequence of the dataset;
 //! * targets at `<s>`/`</s>` (and at the numbers of the induction task) are `<pad>`: they are
 //!   neither trained on nor scored, accuracy is token-level over non-pad targets;
-//! * the input vocabulary is `<pad>` followed by the sorted training tokens, the output classes
-//!   `<pad>` followed by the sorted training targets (byte order, like Python's `sorted`);
-//! * the generator is called with 2, 3, 4, 5 times the dataset size until that many *distinct*
-//!   inputs exist (a task with fewer possible inputs, like reverse at vocabulary 8, keeps all it
-//!   found), then 10% is held out for test and 10% of the rest for validation: 16,200 / 1,800 /
-//!   2,000 at the default size.
+//! * the input vocabulary is `<pad>` followed by the sorted tokens, the output classes `<pad>`
+//!   followed by the sorted targets (byte order, like Python's `sorted`), both over all splits
+//!   (the reference uses the training split; see [`TaskData::generate`]);
+//! * the generator draws 2, 3, 4, then 5 times the dataset size afresh until one draw holds
+//!   that many *distinct* inputs (a task with fewer possible inputs, like reverse at vocabulary
+//!   8, keeps the distinct inputs of the last, 5× draw: about 14k), then 10% is held out for
+//!   test and 10% of the rest for validation: 16,200 / 1,800 / 2,000 at the default size.
 //!
 //! The random streams are our own seeded generator, not numpy's, so the datasets have the
 //! reference's distribution but not its exact samples.
@@ -237,9 +238,9 @@ pub struct Example {
 pub struct TaskData {
     /// The settings it was generated from.
     pub config: TaskConfig,
-    /// `<pad>` then the sorted training tokens.
+    /// `<pad>` then the sorted input tokens of all splits.
     pub input_vocab: Vec<String>,
-    /// `<pad>` then the sorted training targets.
+    /// `<pad>` then the sorted targets of all splits.
     pub classes: Vec<String>,
     /// Padded length (the longest input), the model's `n_ctx`.
     pub n_ctx: usize,
@@ -268,18 +269,22 @@ impl TaskData {
     /// Generate the dataset of `config`.
     pub fn generate(config: &TaskConfig) -> Result<Self> {
         config.validate()?;
+        // As the reference: draw n·size samples afresh for n = 2, 3, 4, 5 and keep the first
+        // attempt with enough distinct inputs (or, failing that, the last attempt's).
         let mut rng = SplitMix64::derive(config.seed, 0x7a5c);
-        let mut seen = HashSet::new();
         let mut examples = Vec::new();
-        'outer: for factor in 2..=5 {
+        for factor in 2..=5 {
+            let mut seen = HashSet::new();
+            examples.clear();
             for _ in 0..factor * config.dataset_size {
                 let ex = sample(config, &mut rng);
                 if seen.insert(ex.tokens.join(" ")) {
                     examples.push(ex);
-                    if examples.len() == config.dataset_size {
-                        break 'outer;
-                    }
                 }
+            }
+            if examples.len() >= config.dataset_size {
+                examples.truncate(config.dataset_size);
+                break;
             }
         }
         // Split like `train_test_split(test_size=0.1)` twice: shuffle, hold out the tail.
@@ -292,11 +297,15 @@ impl TaskData {
         let n_val = examples.len().div_ceil(10);
         let val = examples.split_off(examples.len() - n_val);
         let train = examples;
-        let mut inputs: Vec<String> = train.iter().flat_map(|e| e.tokens.clone()).collect();
+        // Vocabularies from every split (the reference uses the training split only): a rare
+        // target that occurs only in validation or test, like a count of 7 in hist, is then
+        // scored, as an error, instead of being unencodable.
+        let all = || train.iter().chain(&val).chain(&test);
+        let mut inputs: Vec<String> = all().flat_map(|e| e.tokens.clone()).collect();
         inputs.sort();
         inputs.dedup();
         inputs.retain(|t| t != PAD);
-        let mut classes: Vec<String> = train.iter().flat_map(|e| e.targets.clone()).collect();
+        let mut classes: Vec<String> = all().flat_map(|e| e.targets.clone()).collect();
         classes.sort();
         classes.dedup();
         classes.retain(|t| t != PAD);
@@ -321,7 +330,20 @@ impl TaskData {
     /// Encode a split with this dataset's vocabularies. Tokens or targets outside them (which
     /// only a validation/test split can contain) are an error naming the token.
     pub fn encode(&self, examples: &[Example]) -> Result<EncodedSplit> {
-        let n = self.n_ctx;
+        encode_with(examples, &self.input_vocab, &self.classes, self.n_ctx)
+    }
+}
+
+/// Encode `examples` with given vocabularies (e.g. a saved model's), padded to `n_ctx`. A token
+/// or target outside them is an error naming it.
+pub fn encode_with(
+    examples: &[Example],
+    input_vocab: &[String],
+    classes: &[String],
+    n_ctx: usize,
+) -> Result<EncodedSplit> {
+    {
+        let n = n_ctx;
         let mut tokens = vec![0u32; examples.len() * n];
         let mut targets = vec![0u32; examples.len() * n];
         for (row, ex) in examples.iter().enumerate() {
@@ -333,8 +355,8 @@ impl TaskData {
                 });
             }
             for (i, (t, y)) in ex.tokens.iter().zip(&ex.targets).enumerate() {
-                tokens[row * n + i] = index_of(&self.input_vocab, t, "input token")?;
-                targets[row * n + i] = index_of(&self.classes, y, "target")?;
+                tokens[row * n + i] = index_of(input_vocab, t, "input token")?;
+                targets[row * n + i] = index_of(classes, y, "target")?;
             }
         }
         Ok(EncodedSplit {

@@ -47,9 +47,10 @@ fn splits_are_disjoint_reproducible_and_sized_like_the_reference() {
 fn reverse_and_sort_follow_their_definition_and_run_out_of_distinct_inputs() {
     for task in [Task::Reverse, Task::Sort] {
         let data = small(task, 20_000, 0);
-        // 5 symbols, lengths 1..=6: 19,530 strings exist; the sampler finds far fewer.
+        // 5 symbols, lengths 1..=6: 19,530 strings exist; 100,000 draws find about 14k of them
+        // (the spec's estimate for the reference).
         let total = data.train.len() + data.val.len() + data.test.len();
-        assert!(total < 20_000 && total > 10_000, "{task}: {total}");
+        assert!((13_500..15_000).contains(&total), "{task}: {total}");
         for ex in &data.test {
             let n = ex.tokens.len();
             assert_eq!(ex.tokens[0], BOS);

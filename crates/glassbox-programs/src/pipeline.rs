@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 use glassbox_core::{Error, Result};
-use glassbox_data::rasp::{Task, TaskData};
+use glassbox_data::rasp::{Task, TaskData, encode_with};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{RunConfig, load_model, save_model, write_artifact, write_json};
@@ -60,7 +60,9 @@ pub fn extract_to_dir(
     let rust = render(&program, &opts(Language::Rust, true));
     let full = render(&program, &opts(Language::Python, false));
     let data = TaskData::generate(&run.data)?;
-    let encoded = data.encode(&data.test)?;
+    // Encode with the model's own vocabularies (the data is regenerated from its seed).
+    let m = &run.model;
+    let encoded = encode_with(&data.test, &m.vocab, &m.classes, m.n_ctx)?;
     let equivalence = check_equivalence(
         model,
         &program,

@@ -13,7 +13,7 @@ mod sort;
 use std::path::Path;
 
 use burn::prelude::*;
-use glassbox_data::rasp::TaskData;
+use glassbox_data::rasp::{TaskData, encode_with};
 use glassbox_programs::artifacts::load_model;
 use glassbox_programs::verify::model_predictions;
 use glassbox_programs::{Language, Program, RenderOptions, accuracy, render};
@@ -53,7 +53,8 @@ fn check_fixture(name: &'static str, run: Run, min_accuracy: f64) {
         );
     }
     let data = TaskData::generate(&config.data).unwrap();
-    let encoded = data.encode(&data.test).unwrap();
+    let m = &config.model;
+    let encoded = encode_with(&data.test, &m.vocab, &m.classes, m.n_ctx).unwrap();
     assert!(accuracy(&model, &encoded, &device) > min_accuracy);
     let expected = model_predictions(&model, &program, &data.test, &encoded, &device);
     for (ex, want) in data.test.iter().zip(&expected) {
