@@ -218,3 +218,64 @@ impl TrainConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temperature_schedule_is_the_reference_geomspace() {
+        let t = TrainConfig {
+            epochs: 4,
+            ..TrainConfig::default()
+        }
+        .temperatures(3);
+        assert_eq!(t.len(), 12);
+        assert!((t[0] - 3.0).abs() < 1e-12);
+        // Epoch boundaries follow geomspace(3.0, 0.01, 4): 3.0, 0.4481, 0.0669, 0.01.
+        let ratio = (0.01f64 / 3.0).powf(1.0 / 3.0);
+        assert!((t[3] - 3.0 * ratio).abs() < 1e-9 && (t[2] - 3.0 * ratio).abs() < 1e-9);
+        assert!(t.windows(2).all(|w| w[1] <= w[0] + 1e-15));
+        assert!(
+            t[9..].iter().all(|&x| (x - 0.01).abs() < 1e-12),
+            "last epoch constant"
+        );
+    }
+
+    #[test]
+    fn invalid_configs_are_typed_errors() {
+        let bad = TrainConfig {
+            tau_end: 0.0,
+            ..TrainConfig::default()
+        };
+        assert!(bad.validate().is_err());
+        let cfg = ProgramConfig {
+            d_var: 4,
+            n_layers: 1,
+            n_heads_cat: 1,
+            n_heads_num: 1,
+            n_cat_mlps: 1,
+            n_num_mlps: 1,
+            d_mlp: 8,
+            n_ctx: 8,
+            vocab: vec!["<pad>".into(), "a".into()],
+            classes: vec!["<pad>".into(), "x".into()],
+            autoregressive: false,
+            unembed_mask: true,
+        };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("n_ctx"), "{err}");
+        assert!(
+            ProgramConfig {
+                n_ctx: 4,
+                ..cfg.clone()
+            }
+            .validate()
+            .is_ok()
+        );
+        assert_eq!(
+            ProgramConfig { n_ctx: 4, ..cfg }.classifier_width(),
+            (2 + 3) * 4 + 2
+        );
+    }
+}
