@@ -289,9 +289,7 @@ impl TaskData {
         }
         // Split like `train_test_split(test_size=0.1)` twice: shuffle, hold out the tail.
         let mut split_rng = SplitMix64::derive(config.seed, 0x5911);
-        for i in (1..examples.len()).rev() {
-            examples.swap(i, split_rng.below(i + 1));
-        }
+        split_rng.shuffle(&mut examples);
         let n_test = examples.len().div_ceil(10);
         let test = examples.split_off(examples.len() - n_test);
         let n_val = examples.len().div_ceil(10);
@@ -342,30 +340,28 @@ pub fn encode_with(
     classes: &[String],
     n_ctx: usize,
 ) -> Result<EncodedSplit> {
-    {
-        let n = n_ctx;
-        let mut tokens = vec![0u32; examples.len() * n];
-        let mut targets = vec![0u32; examples.len() * n];
-        for (row, ex) in examples.iter().enumerate() {
-            if ex.tokens.len() > n || ex.targets.len() != ex.tokens.len() {
-                return Err(Error::Shape {
-                    what: format!("example {row}"),
-                    expected: format!("at most {n} tokens with one target each"),
-                    got: vec![ex.tokens.len(), ex.targets.len()],
-                });
-            }
-            for (i, (t, y)) in ex.tokens.iter().zip(&ex.targets).enumerate() {
-                tokens[row * n + i] = index_of(input_vocab, t, "input token")?;
-                targets[row * n + i] = index_of(classes, y, "target")?;
-            }
+    let n = n_ctx;
+    let mut tokens = vec![0u32; examples.len() * n];
+    let mut targets = vec![0u32; examples.len() * n];
+    for (row, ex) in examples.iter().enumerate() {
+        if ex.tokens.len() > n || ex.targets.len() != ex.tokens.len() {
+            return Err(Error::Shape {
+                what: format!("example {row}"),
+                expected: format!("at most {n} tokens with one target each"),
+                got: vec![ex.tokens.len(), ex.targets.len()],
+            });
         }
-        Ok(EncodedSplit {
-            len: examples.len(),
-            n_ctx: n,
-            tokens,
-            targets,
-        })
+        for (i, (t, y)) in ex.tokens.iter().zip(&ex.targets).enumerate() {
+            tokens[row * n + i] = index_of(input_vocab, t, "input token")?;
+            targets[row * n + i] = index_of(classes, y, "target")?;
+        }
     }
+    Ok(EncodedSplit {
+        len: examples.len(),
+        n_ctx: n,
+        tokens,
+        targets,
+    })
 }
 
 fn index_of(vocab: &[String], token: &str, what: &str) -> Result<u32> {

@@ -36,23 +36,22 @@ pub struct TrainReport {
     pub train_seconds: f64,
 }
 
+/// Rows `rows` of a row-major `[len, n]` id table as an `[rows, n]` Int tensor.
+fn id_tensor(ids: &[u32], n: usize, rows: &[usize], device: &Device) -> Tensor<2, Int> {
+    let data: Vec<i64> = rows
+        .iter()
+        .flat_map(|&r| ids[r * n..(r + 1) * n].iter().map(|&t| t as i64))
+        .collect();
+    Tensor::from_data(TensorData::new(data, [rows.len(), n]), device)
+}
+
 /// Token ids of rows `rows` of a split as an `[len, n_ctx]` tensor.
 pub fn token_tensor(split: &EncodedSplit, rows: &[usize], device: &Device) -> Tensor<2, Int> {
-    let n = split.n_ctx;
-    let ids: Vec<i64> = rows
-        .iter()
-        .flat_map(|&r| split.tokens[r * n..(r + 1) * n].iter().map(|&t| t as i64))
-        .collect();
-    Tensor::from_data(TensorData::new(ids, [rows.len(), n]), device)
+    id_tensor(&split.tokens, split.n_ctx, rows, device)
 }
 
 fn target_tensor(split: &EncodedSplit, rows: &[usize], device: &Device) -> Tensor<2, Int> {
-    let n = split.n_ctx;
-    let ids: Vec<i64> = rows
-        .iter()
-        .flat_map(|&r| split.targets[r * n..(r + 1) * n].iter().map(|&t| t as i64))
-        .collect();
-    Tensor::from_data(TensorData::new(ids, [rows.len(), n]), device)
+    id_tensor(&split.targets, split.n_ctx, rows, device)
 }
 
 /// Per-token cross-entropy averaged over each sequence's non-pad targets, then over the batch.
@@ -140,9 +139,7 @@ pub fn train_program(
     for epoch in 0..config.epochs {
         let mut order: Vec<usize> = (0..train.len).collect();
         let mut rng = SplitMix64::derive(config.seed, epoch as u64 + 1);
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
+        rng.shuffle(&mut order);
         let mut sum = 0.0;
         for rows in order.chunks(config.batch_size) {
             let sampling = Sampling::Gumbel { tau: temps[step] };
