@@ -20,8 +20,9 @@ use glassbox::programs::data::{TaskData, encode_with};
 use glassbox::programs::{Program, predict};
 
 type Run = fn(&[&str]) -> Result<Vec<&'static str>, String>;
+type RunIds = fn(&[u8], &mut [u16]) -> Result<(), String>;
 
-fn bench_task(c: &mut Criterion, name: &str, run: Run) {
+fn bench_task(c: &mut Criterion, name: &str, run: Run, run_ids: RunIds) {
     let dev = Device::flex();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../crates/glassbox-programs/fixtures")
@@ -36,6 +37,16 @@ fn bench_task(c: &mut Criterion, name: &str, run: Run) {
         .iter()
         .map(|e| e.tokens.iter().map(String::as_str).collect())
         .collect();
+    // The same sequences as token ids, as the model gets them (its tensors are built outside
+    // the timed loop too).
+    let ids: Vec<Vec<u8>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(r, t)| {
+            let row = &encoded.tokens[r * encoded.n_ctx..r * encoded.n_ctx + t.len()];
+            row.iter().map(|&x| x as u8).collect()
+        })
+        .collect();
     let mut g = c.benchmark_group(format!("program_{name}_{}_sequences", inputs.len()));
     g.sample_size(10);
     g.bench_function("model_forward_argmax", |b| {
@@ -45,6 +56,15 @@ fn bench_task(c: &mut Criterion, name: &str, run: Run) {
         b.iter(|| {
             for t in &inputs {
                 black_box(run(t).expect("valid input"));
+            }
+        })
+    });
+    g.bench_function("generated_rust_ids", |b| {
+        let mut out = [0u16; 64];
+        b.iter(|| {
+            for t in &ids {
+                run_ids(t, &mut out).expect("valid input");
+                black_box(&out);
             }
         })
     });
@@ -60,8 +80,8 @@ fn bench_task(c: &mut Criterion, name: &str, run: Run) {
 
 fn benches() {
     let mut c = Criterion::default().configure_from_args();
-    bench_task(&mut c, "hist", hist::run);
-    bench_task(&mut c, "sort", sort::run);
+    bench_task(&mut c, "hist", hist::run, hist::run_ids);
+    bench_task(&mut c, "sort", sort::run, sort::run_ids);
 }
 
 criterion_main!(benches);

@@ -118,6 +118,13 @@ impl Renderer<'_> {
         }
     }
 
+    /// A classifier row as Rust literals, zero-padded to the score lanes.
+    fn padded_row(&self, row: &[f32]) -> Vec<String> {
+        let mut out: Vec<String> = row.iter().map(|&w| self.float(w)).collect();
+        out.resize(score_lanes(row.len()), "0.0".into());
+        out
+    }
+
     fn program(&self, title: &str) -> String {
         let mut s = String::new();
         let p = self.p;
@@ -181,11 +188,19 @@ impl Renderer<'_> {
                 "pub const CLASSES: [&str; {c}] = [{}];",
                 classes.join(", ")
             );
+            // The classes argmax may pick (the masked ones can never win in the model).
+            let mut unmasked: Vec<String> = (0..c)
+                .filter(|k| !p.masked_classes.contains(k))
+                .map(|k| k.to_string())
+                .collect();
+            if unmasked.is_empty() {
+                unmasked.push("0".into());
+            }
             let _ = writeln!(
                 s,
-                "const MASKED_CLASSES: [usize; {}] = [{}];",
-                masked.len(),
-                masked.join(", ")
+                "const UNMASKED: [usize; {}] = [{}];",
+                unmasked.len(),
+                unmasked.join(", ")
             );
             let _ = writeln!(
                 s,
@@ -194,8 +209,10 @@ impl Renderer<'_> {
             );
             let _ = writeln!(
                 s,
-                "const CAUSAL: bool = {};\nconst C: usize = {c};\n/// Values per categorical variable.\nconst K: usize = {};\n",
-                p.autoregressive, p.d_var
+                "const CAUSAL: bool = {};\nconst C: usize = {c};\n/// Score lanes: `C` rounded up to a multiple of 4 (zero-padded rows), so that adding a\n/// row is whole vector instructions.\nconst CP: usize = {};\n/// Values per categorical variable.\nconst K: usize = {};\n",
+                p.autoregressive,
+                score_lanes(c),
+                p.d_var
             );
             // Keys in the order the model's relative bias prefers them (ties to the left), so
             // that the first match is the one the model's argmax picks.
@@ -221,12 +238,18 @@ impl Renderer<'_> {
                     str_lit(t)
                 );
             }
-            let _ = writeln!(s, "\nfn token_id(t: &str) -> Option<u8> {{\n    match t {{");
+            // Byte-slice patterns compile to a switch on the length and then on each byte,
+            // not to one string comparison per vocabulary entry.
+            let _ = writeln!(
+                s,
+                "\nfn token_id(t: &str) -> Option<u8> {{\n    match t.as_bytes() {{"
+            );
             for (i, t) in p.vocab.iter().enumerate().skip(1) {
+                let bytes: Vec<String> = t.bytes().map(byte_lit).collect();
                 let _ = writeln!(
                     s,
-                    "        {} => Some({}),",
-                    str_lit(t),
+                    "        [{}] => Some({}),",
+                    bytes.join(", "),
                     token_const(&p.vocab, i)
                 );
             }
@@ -549,7 +572,6 @@ impl Renderer<'_> {
 
     fn classifier(&self, s: &mut String) {
         let p = self.p;
-        let c = p.classes.len();
         if self.py() {
             let _ = writeln!(
                 s,
@@ -585,12 +607,9 @@ impl Renderer<'_> {
                 // Indexed by value; rows of values that cannot occur are kept (never read) so
                 // that lookups need no branch.
                 let k = p.d_var;
-                let _ = writeln!(s, "static {name}: [[f32; C]; {k}] = [");
+                let _ = writeln!(s, "static {name}: [[f32; CP]; {k}] = [");
                 for x in 0..k {
-                    let row: Vec<String> = p.classifier.cat[v][x]
-                        .iter()
-                        .map(|&w| self.float(w))
-                        .collect();
+                    let row = self.padded_row(&p.classifier.cat[v][x]);
                     let label = if self.reach.cat[v][x] {
                         self.lit(v, x)
                     } else {
@@ -602,13 +621,14 @@ impl Renderer<'_> {
             }
         }
         for (u, name) in p.num_vars.iter().enumerate() {
-            let row: Vec<String> = p.classifier.num[u].iter().map(|&w| self.float(w)).collect();
             if self.py() {
+                let row: Vec<String> = p.classifier.num[u].iter().map(|&w| self.float(w)).collect();
                 let _ = writeln!(s, "W_{} = [{}]", name.to_uppercase(), row.join(", "));
             } else {
+                let row = self.padded_row(&p.classifier.num[u]);
                 let _ = writeln!(
                     s,
-                    "const W_{}: [f32; {c}] = [{}];",
+                    "const W_{}: [f32; CP] = [{}];",
                     name.to_uppercase(),
                     row.join(", ")
                 );
@@ -629,16 +649,11 @@ impl Renderer<'_> {
                  tokens = list(tokens)\n    n = len(tokens)\n    positions = list(range(n))\n    ones = [1] * n\n",
             );
         } else {
+            s.push_str(RS_ENTRY_POINTS);
             s.push_str(
-                "\n/// One predicted class per position of `tokens` (starting with the BOS token); an\n\
-                 /// error for an empty or too long input or a token outside the vocabulary.\n\
-                 pub fn run(tokens: &[&str]) -> Result<Vec<&'static str>, String> {\n    \
-                 if tokens.is_empty() || tokens.len() > N_CTX {\n        \
-                 return Err(format!(\"expected 1 to {N_CTX} tokens, got {}\", tokens.len()));\n    }\n    \
-                 let n = tokens.len();\n    let mut ids = [0u8; N_CTX];\n    \
-                 for (i, t) in tokens.iter().enumerate() {\n        \
-                 ids[i] = token_id(t).ok_or_else(|| format!(\"token `{t}` is not in the vocabulary {:?}\", &VOCAB[1..]))?;\n    }\n    \
-                 let tokens = ids;\n    let positions: [u8; N_CTX] = std::array::from_fn(|i| i as u8);\n    let ones = [1u32; N_CTX];\n",
+                "\n/// The program on the first `n` of `tokens` (valid ids): a class id per position.\n\
+                 fn forward(n: usize, tokens: [u8; N_CTX]) -> [u16; N_CTX] {\n    \
+                 let positions: [u8; N_CTX] = std::array::from_fn(|i| i as u8);\n    let ones = [1u32; N_CTX];\n",
             );
         }
         let reach_const = |out: usize| {
@@ -764,10 +779,7 @@ impl Renderer<'_> {
         if py {
             let _ = writeln!(s, "    out = []\n    for i in range(n):");
         } else {
-            let _ = writeln!(
-                s,
-                "    let mut out = Vec::with_capacity(n);\n    for i in 0..n {{"
-            );
+            let _ = writeln!(s, "    let mut out = [0u16; N_CTX];\n    for i in 0..n {{");
         }
         for (v, var) in p.cat_vars.iter().enumerate() {
             let w = format!("W_{}", var.name.to_uppercase());
@@ -781,7 +793,7 @@ impl Renderer<'_> {
                 (false, 0) => {
                     let _ = writeln!(
                         s,
-                        "        let mut acc: [f32; C] = {w}[{}[i] as usize];",
+                        "        let mut acc: [f32; CP] = {w}[{}[i] as usize];",
                         var.name
                     );
                 }
@@ -806,9 +818,23 @@ impl Renderer<'_> {
         } else {
             let _ = writeln!(
                 s,
-                "        out.push(CLASSES[argmax(&acc)]);\n    }}\n    Ok(out)\n}}"
+                "        out[i] = argmax(&acc) as u16;\n    }}\n    out\n}}"
             );
         }
+    }
+}
+
+/// Score lanes for `c` classes: rounded up to a multiple of 4.
+fn score_lanes(c: usize) -> usize {
+    c.div_ceil(4) * 4
+}
+
+/// A byte as a Rust `u8` literal pattern: `b'x'` for printable ASCII, else a number.
+fn byte_lit(b: u8) -> String {
+    if b.is_ascii_graphic() && b != b'\\' && b != b'\'' {
+        format!("b'{}'", b as char)
+    } else {
+        b.to_string()
     }
 }
 
@@ -952,32 +978,72 @@ if __name__ == "__main__":
             print(json.dumps(run(json.loads(line))))
 "#;
 
-const RS_PRELUDE: &str = r#"fn add(acc: &mut [f32; C], row: &[f32; C]) {
+const RS_ENTRY_POINTS: &str = r#"
+/// One predicted class per position of `tokens` (starting with the BOS token); an
+/// error for an empty or too long input or a token outside the vocabulary.
+pub fn run(tokens: &[&str]) -> Result<Vec<&'static str>, String> {
+    if tokens.is_empty() || tokens.len() > N_CTX {
+        return Err(format!("expected 1 to {N_CTX} tokens, got {}", tokens.len()));
+    }
+    let mut ids = [0u8; N_CTX];
+    for (i, t) in tokens.iter().enumerate() {
+        ids[i] = token_id(t).ok_or_else(|| format!("token `{t}` is not in the vocabulary {:?}", &VOCAB[1..]))?;
+    }
+    let classes = forward(tokens.len(), ids);
+    Ok(classes[..tokens.len()].iter().map(|&c| CLASSES[c as usize]).collect())
+}
+
+/// `run` on token ids (indices into `VOCAB`), writing class ids (indices into `CLASSES`)
+/// into `out[..ids.len()]` without allocating; an error for an empty or too long input, an
+/// id outside `1..VOCAB.len()` or a too short `out`.
+pub fn run_ids(ids: &[u8], out: &mut [u16]) -> Result<(), String> {
+    let n = ids.len();
+    if n == 0 || n > N_CTX {
+        return Err(format!("expected 1 to {N_CTX} token ids, got {n}"));
+    }
+    if out.len() < n {
+        return Err(format!("the output holds {} classes, {n} are needed", out.len()));
+    }
+    let mut tokens = [0u8; N_CTX];
+    for (i, &t) in ids.iter().enumerate() {
+        if t == 0 || t as usize >= VOCAB.len() {
+            return Err(format!("token id {t} is not in 1..{}", VOCAB.len()));
+        }
+        tokens[i] = t;
+    }
+    out[..n].copy_from_slice(&forward(n, tokens)[..n]);
+    Ok(())
+}
+"#;
+
+const RS_PRELUDE: &str = r#"fn add(acc: &mut [f32; CP], row: &[f32; CP]) {
     for (a, w) in acc.iter_mut().zip(row) {
         *a += *w;
     }
 }
 
-fn add_scaled(acc: &mut [f32; C], row: &[f32; C], x: u32) {
+fn add_scaled(acc: &mut [f32; CP], row: &[f32; CP], x: u32) {
     let x = x as f32;
     for (a, w) in acc.iter_mut().zip(row) {
         *a += x * *w;
     }
 }
 
-fn argmax(scores: &[f32; C]) -> usize {
-    let mut best: Option<usize> = None;
-    for (c, s) in scores.iter().enumerate() {
-        if !MASKED_CLASSES.contains(&c) && best.is_none_or(|b| *s > scores[b]) {
-            best = Some(c);
-        }
+/// The first highest score among the classes the model may predict (branch-free).
+fn argmax(scores: &[f32; CP]) -> usize {
+    let mut best = UNMASKED[0];
+    let mut best_score = scores[best];
+    for &c in &UNMASKED[1..] {
+        let better = scores[c] > best_score;
+        best = if better { c } else { best };
+        best_score = if better { scores[c] } else { best_score };
     }
-    best.unwrap_or(0)
+    best
 }
 
 /// For each of the first `n` queries, the most preferred key position (see `PREFERENCE`)
 /// whose value is the one the predicate selects; no match: position 0 (BOS).
-fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>) -> [u8; N_CTX] {
+fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>) -> [u8; N_CTX] {
     let mut out = [0u8; N_CTX];
     for i in 0..n {
         let Some(want) = predicate(queries[i]) else { continue };
@@ -1000,7 +1066,7 @@ fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
 /// For each of the first `n` queries, the sum of `values` over every matching key: one pass
 /// that accumulates the values per key value (in position order, so a causal query sees
 /// exactly the keys up to itself), then one lookup per query.
-fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
+fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
     let mut out = [0u32; N_CTX];
     let mut by_value = [0u32; K];
     if !CAUSAL {
@@ -1019,3 +1085,27 @@ fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: fn
     out
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_patterns_are_valid_rust_literals() {
+        assert_eq!(byte_lit(b'a'), "b'a'");
+        assert_eq!(byte_lit(b'<'), "b'<'");
+        // Quote, backslash, space and non-ASCII bytes are written as numbers.
+        assert_eq!(byte_lit(b'\''), "39");
+        assert_eq!(byte_lit(b'\\'), "92");
+        assert_eq!(byte_lit(b' '), "32");
+        assert_eq!(byte_lit(0xE2), "226");
+    }
+
+    #[test]
+    fn score_lanes_round_up_to_four() {
+        assert_eq!(score_lanes(1), 4);
+        assert_eq!(score_lanes(4), 4);
+        assert_eq!(score_lanes(7), 8);
+        assert_eq!(score_lanes(9), 12);
+    }
+}

@@ -22,8 +22,9 @@ use glassbox_programs::verify::model_predictions;
 use glassbox_programs::{Language, Program, RenderOptions, accuracy, render};
 
 type Run = fn(&[&str]) -> Result<Vec<&'static str>, String>;
+type RunIds = fn(&[u8], &mut [u16]) -> Result<(), String>;
 
-fn check_fixture(name: &'static str, run: Run, min_accuracy: f64) {
+fn check_fixture(name: &'static str, run: Run, run_ids: RunIds, min_accuracy: f64) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(name);
@@ -60,21 +61,48 @@ fn check_fixture(name: &'static str, run: Run, min_accuracy: f64) {
     let encoded = encode_with(&data.test, &m.vocab, &m.classes, m.n_ctx).unwrap();
     assert!(accuracy(&model, &encoded, &device) > min_accuracy);
     let expected = model_predictions(&model, &program, &data.test, &encoded, &device);
-    for (ex, want) in data.test.iter().zip(&expected) {
+    let mut classes = [0u16; 64];
+    for (r, (ex, want)) in data.test.iter().zip(&expected).enumerate() {
         let tokens: Vec<&str> = ex.tokens.iter().map(String::as_str).collect();
         assert_eq!(&run(&tokens).unwrap(), want, "{name}: {tokens:?}");
+        // The id entry point gives the same classes as ids.
+        let ids: Vec<u8> = encoded.tokens[r * m.n_ctx..r * m.n_ctx + tokens.len()]
+            .iter()
+            .map(|&t| t as u8)
+            .collect();
+        run_ids(&ids, &mut classes).unwrap();
+        let named: Vec<&str> = classes[..ids.len()]
+            .iter()
+            .map(|&c| m.classes[c as usize].as_str())
+            .collect();
+        assert_eq!(&named, want, "{name} (ids): {tokens:?}");
     }
     assert!(run(&["<s>", "9"]).unwrap_err().contains("`9`"));
+    // Bad ids: padding, past the vocabulary, empty, or no room for the output.
+    let bos = m.vocab.iter().position(|t| t == "<s>").unwrap() as u8;
+    assert!(
+        run_ids(&[bos, 0], &mut classes)
+            .unwrap_err()
+            .contains("token id 0")
+    );
+    let past = m.vocab.len() as u8;
+    assert!(run_ids(&[bos, past], &mut classes).is_err());
+    assert!(run_ids(&[], &mut classes).is_err());
+    assert!(
+        run_ids(&[bos, 1], &mut classes[..1])
+            .unwrap_err()
+            .contains("output")
+    );
 }
 
 #[test]
 fn hist_fixture_is_current_and_agrees_with_its_model() {
     // The paper's hist accuracy is 100.0; this seed's program is within 0.2 points.
-    check_fixture("hist", hist::run, 0.998);
+    check_fixture("hist", hist::run, hist::run_ids, 0.998);
 }
 
 #[test]
 fn sort_fixture_is_current_and_agrees_with_its_model() {
     // The paper's sort accuracy is 99.83.
-    check_fixture("sort", sort::run, 0.998);
+    check_fixture("sort", sort::run, sort::run_ids, 0.998);
 }
