@@ -7,12 +7,12 @@ use clap::{Args, Subcommand};
 use glassbox::device::parse_device;
 use glassbox::programs::data::Task;
 use glassbox::programs::pipeline::{extract_saved, train_to_dir};
-use glassbox::programs::{Program, TrainConfig};
+use glassbox::programs::{Program, ProgramShape, TrainConfig};
 
 /// `glassbox program …`
 #[derive(Subcommand, Debug)]
 pub enum ProgramCommand {
-    /// Train a task with the paper's Table 1 configuration; write the model, report.json,
+    /// Train a task (the paper's Table 1 configuration unless overridden); write the model, report.json,
     /// program.py, program.rs, program.json and extract.json (the equivalence check).
     Train(TrainArgs),
     /// Re-extract the program of a saved model (program.py/.rs/.json, extract.json).
@@ -42,6 +42,21 @@ pub struct TrainArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = 0.05)]
     lr: f64,
+    /// Layers (default: the task's Table 1 configuration, as are the four below).
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Categorical attention heads per layer.
+    #[arg(long)]
+    heads_cat: Option<usize>,
+    /// Numerical attention heads per layer.
+    #[arg(long)]
+    heads_num: Option<usize>,
+    /// Categorical MLPs per layer.
+    #[arg(long)]
+    cat_mlps: Option<usize>,
+    /// Numerical MLPs per layer.
+    #[arg(long)]
+    num_mlps: Option<usize>,
     /// Skip running the generated Python and Rust in the equivalence check (the IR
     /// interpreter is always checked).
     #[arg(long)]
@@ -96,10 +111,18 @@ pub fn run(cmd: ProgramCommand) -> Result<()> {
             if let Some(e) = args.epochs {
                 train.epochs = e;
             }
+            let table = ProgramShape::for_task(task);
+            let shape = ProgramShape {
+                layers: args.layers.unwrap_or(table.layers),
+                heads_cat: args.heads_cat.unwrap_or(table.heads_cat),
+                heads_num: args.heads_num.unwrap_or(table.heads_num),
+                cat_mlps: args.cat_mlps.unwrap_or(table.cat_mlps),
+                num_mlps: args.num_mlps.unwrap_or(table.num_mlps),
+            };
             let (report, extract) = train_to_dir(
                 task,
                 &train,
-                None,
+                Some(shape),
                 &args.out,
                 !args.no_source_check,
                 args.overwrite,

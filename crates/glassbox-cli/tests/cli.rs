@@ -490,3 +490,49 @@ fn program_run_uses_a_saved_program_and_rejects_unknown_tokens() {
     assert!(!task.status.success());
     assert!(String::from_utf8_lossy(&task.stderr).contains("unknown task `sorting`"));
 }
+
+#[test]
+fn program_train_takes_a_shape_override() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-shape-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = glassbox(&[
+        "program",
+        "train",
+        "--task",
+        "hist",
+        "--epochs",
+        "1",
+        "--layers",
+        "2",
+        "--heads-cat",
+        "1",
+        "--heads-num",
+        "1",
+        "--cat-mlps",
+        "0",
+        "--num-mlps",
+        "0",
+        "--no-source-check",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let model = &config["model"];
+    assert_eq!(model["n_layers"], 2);
+    assert_eq!(model["n_heads_cat"], 1);
+    assert_eq!(model["n_heads_num"], 1);
+    assert_eq!(model["n_cat_mlps"], 0);
+    assert_eq!(model["n_num_mlps"], 0);
+    // The program has one categorical and one numerical head per layer, and no MLP.
+    let program = std::fs::read_to_string(dir.join("program.py")).unwrap();
+    assert!(program.contains("def predicate_1_0("));
+    assert!(program.contains("def num_predicate_1_0("));
+    assert!(!program.contains("def mlp_0_0("));
+    let _ = std::fs::remove_dir_all(&dir);
+}

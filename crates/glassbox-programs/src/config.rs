@@ -35,13 +35,28 @@ pub struct ProgramConfig {
     pub unembed_mask: bool,
 }
 
-impl ProgramConfig {
-    /// The paper's Table 1 configuration for `task`, sized to `data`'s vocabularies. Heads and
-    /// MLPs per layer are split evenly between categorical and numerical, as in the released
-    /// programs; double-hist uses the released program's 4+4 heads (the table says 4 in all).
-    pub fn for_task(task: Task, data: &TaskData) -> Self {
-        // (layers, cat heads, num heads, cat MLPs, num MLPs)
-        let (l, hc, hn, mc, mn) = match task {
+/// How many layers, heads and MLPs a program has: the part of [`ProgramConfig`] a user
+/// chooses (the paper's grid, B.2), the rest follows from the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramShape {
+    /// Number of layers.
+    pub layers: usize,
+    /// Categorical attention heads per layer.
+    pub heads_cat: usize,
+    /// Numerical attention heads per layer.
+    pub heads_num: usize,
+    /// Categorical MLPs per layer.
+    pub cat_mlps: usize,
+    /// Numerical MLPs per layer.
+    pub num_mlps: usize,
+}
+
+impl ProgramShape {
+    /// The paper's Table 1 shape for `task`. Heads and MLPs per layer are split evenly between
+    /// categorical and numerical, as in the released programs; double-hist uses the released
+    /// program's 4+4 heads (the table says 4 in all).
+    pub fn for_task(task: Task) -> Self {
+        let (layers, heads_cat, heads_num, cat_mlps, num_mlps) = match task {
             Task::Reverse => (3, 4, 4, 1, 1),
             Task::Hist => (1, 2, 2, 1, 1),
             Task::DoubleHist => (3, 4, 4, 1, 1),
@@ -51,6 +66,33 @@ impl ProgramConfig {
             Task::Dyck2 => (3, 2, 2, 2, 2),
             Task::Induction => (2, 1, 0, 0, 0),
         };
+        Self {
+            layers,
+            heads_cat,
+            heads_num,
+            cat_mlps,
+            num_mlps,
+        }
+    }
+}
+
+impl ProgramConfig {
+    /// The paper's Table 1 configuration for `task` ([`ProgramShape::for_task`]), sized to
+    /// `data`'s vocabularies.
+    pub fn for_task(task: Task, data: &TaskData) -> Self {
+        Self::with_shape(task, data, ProgramShape::for_task(task))
+    }
+
+    /// A program of the given shape for `task`, sized to `data`'s vocabularies (`d_var` is the
+    /// reference's default: the larger of the vocabulary and the padded length; 16 for Dyck).
+    pub fn with_shape(task: Task, data: &TaskData, shape: ProgramShape) -> Self {
+        let ProgramShape {
+            layers: l,
+            heads_cat: hc,
+            heads_num: hn,
+            cat_mlps: mc,
+            num_mlps: mn,
+        } = shape;
         let d_var = match task {
             Task::Dyck1 | Task::Dyck2 => 16,
             _ => data

@@ -20,7 +20,7 @@ pub mod sampling;
 pub mod train;
 pub mod verify;
 
-pub use config::{ProgramConfig, TrainConfig};
+pub use config::{ProgramConfig, ProgramShape, TrainConfig};
 /// The sequence tasks (re-exported from `glassbox-data`).
 pub use glassbox_data::rasp as data;
 pub use ir::{Op, Program, ValueType};

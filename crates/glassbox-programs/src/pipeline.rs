@@ -9,7 +9,7 @@ use glassbox_data::rasp::{Task, TaskData, encode_with};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::{RunConfig, load_model, save_model, write_artifact, write_json};
-use crate::config::{ProgramConfig, TrainConfig};
+use crate::config::{ProgramConfig, ProgramShape, TrainConfig};
 use crate::ir::Program;
 use crate::model::TransformerProgram;
 use crate::render::{Language, RenderOptions, render};
@@ -100,12 +100,12 @@ pub fn extract_saved(
     extract_to_dir(&model, &run, dir, check_sources, overwrite, device)
 }
 
-/// Train `task` with the paper's configuration (optionally overridden) and write the model,
+/// Train `task` with the paper's Table 1 shape (or `shape`) and write the model,
 /// `report.json` and the extracted program into `dir`.
 pub fn train_to_dir(
     task: Task,
     train: &TrainConfig,
-    model: Option<ProgramConfig>,
+    shape: Option<ProgramShape>,
     dir: &Path,
     check_sources: bool,
     overwrite: bool,
@@ -118,7 +118,8 @@ pub fn train_to_dir(
     }
     let data_config = task.default_config().with_seed(train.seed);
     let data = TaskData::generate(&data_config)?;
-    let model_config = model.unwrap_or_else(|| ProgramConfig::for_task(task, &data));
+    let shape = shape.unwrap_or_else(|| ProgramShape::for_task(task));
+    let model_config = ProgramConfig::with_shape(task, &data, shape);
     let (trained, report) = train_program(&model_config, train, &data, device)?;
     let run = RunConfig {
         data: data_config,
