@@ -9,6 +9,7 @@
 //! | [`Saliency`] | `Classifier` | Simonyan et al., 2014 |
 //! | [`InputXGradient`] | `Classifier` | Shrikumar et al., 2016 |
 //! | [`IntegratedGradients`] | `Classifier` | Sundararajan et al., 2017 |
+//! | [`BlurIntegratedGradients`] | `Classifier` | Xu et al., 2020 |
 //! | [`SmoothGrad`] (+ SmoothGrad², VarGrad) | `Classifier` | Smilkov et al., 2017; Adebayo et al., 2018 |
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
@@ -20,6 +21,7 @@
 //! mode (`model.valid()`) so that batch norm does not couple the rows of a batch; the model may
 //! live on a plain device — gradients are taken on the autodiff version of the input's device.
 
+pub mod blur_ig;
 mod common;
 pub mod grad_cam;
 pub mod integrated_gradients;
@@ -30,6 +32,7 @@ pub mod saliency;
 pub mod smooth_grad;
 pub mod support;
 
+pub use blur_ig::BlurIntegratedGradients;
 pub use grad_cam::GradCam;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
 pub use occlusion::Occlusion;

@@ -26,6 +26,8 @@ pub enum Method {
     Ixg,
     /// Integrated Gradients (Gauss–Legendre, zero baseline).
     Ig,
+    /// Blur Integrated Gradients (path through Gaussian blurs, σ_max 50, 100 steps).
+    BlurIg,
     /// SmoothGrad (mean gradient under Gaussian noise).
     Smoothgrad,
     /// Grad-CAM on the last conv stage.
@@ -54,7 +56,7 @@ pub struct ExplainArgs {
     /// Class to explain; the predicted class when omitted.
     #[arg(long)]
     target: Option<usize>,
-    /// Steps (IG) or samples (SmoothGrad) or masks (RISE).
+    /// Steps (IG, Blur IG) or samples (SmoothGrad) or masks (RISE).
     #[arg(long)]
     steps: Option<usize>,
     /// Output directory for attribution.npy, attribution.png and attribution.json.
@@ -117,6 +119,7 @@ fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Resul
         Method::Saliency => AttributionMethod::Saliency,
         Method::Ixg => AttributionMethod::InputXGradient,
         Method::Ig => AttributionMethod::IntegratedGradients,
+        Method::BlurIg => AttributionMethod::BlurIntegratedGradients,
         Method::Smoothgrad => AttributionMethod::SmoothGrad,
         Method::Gradcam => AttributionMethod::GradCam,
         Method::GradcamPp => AttributionMethod::GradCamPlusPlus,

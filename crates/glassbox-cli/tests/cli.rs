@@ -225,6 +225,28 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
     let img = image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x * y) % 256) as u8]));
     let png_in = dir.join("x.png");
     img.save(&png_in).unwrap();
+    // Blur IG through the same entry point (few steps: this checks the plumbing).
+    let out_blur = dir.join("blur");
+    let run = glassbox(&[
+        "explain",
+        "--checkpoint",
+        ckpt_s,
+        "--input",
+        png_in.to_str().unwrap(),
+        "--method",
+        "blur-ig",
+        "--steps",
+        "6",
+        "--out",
+        out_blur.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json = std::fs::read_to_string(out_blur.join("attribution.json")).unwrap();
+    assert!(json.contains("blur_integrated_gradients"), "{json}");
     let out2 = dir.join("cam");
     let run = glassbox(&[
         "explain",

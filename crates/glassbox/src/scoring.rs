@@ -7,7 +7,8 @@
 
 use burn::prelude::*;
 use glassbox_attribution::{
-    GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
+    BlurIntegratedGradients, GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise,
+    Saliency, SmoothGrad,
 };
 use glassbox_core::{
     Attribution, Classifier, Error, FeatureClassifier, HostTensor, Result, Target,
@@ -27,6 +28,8 @@ pub enum AttributionMethod {
     InputXGradient,
     /// Integrated Gradients (Gauss–Legendre, zero baseline).
     IntegratedGradients,
+    /// Blur Integrated Gradients (path through Gaussian blurs, σ_max 50).
+    BlurIntegratedGradients,
     /// SmoothGrad.
     SmoothGrad,
     /// Grad-CAM on the model's feature layer.
@@ -41,10 +44,11 @@ pub enum AttributionMethod {
 
 impl AttributionMethod {
     /// Every method.
-    pub const ALL: [AttributionMethod; 8] = [
+    pub const ALL: [AttributionMethod; 9] = [
         Self::Saliency,
         Self::InputXGradient,
         Self::IntegratedGradients,
+        Self::BlurIntegratedGradients,
         Self::SmoothGrad,
         Self::GradCam,
         Self::GradCamPlusPlus,
@@ -58,6 +62,7 @@ impl AttributionMethod {
             Self::Saliency => "saliency",
             Self::InputXGradient => "input_x_gradient",
             Self::IntegratedGradients => "integrated_gradients",
+            Self::BlurIntegratedGradients => "blur_integrated_gradients",
             Self::SmoothGrad => "smooth_grad",
             Self::GradCam => "grad_cam",
             Self::GradCamPlusPlus => "grad_cam_plus_plus",
@@ -71,6 +76,7 @@ impl AttributionMethod {
         let n = name.trim().to_ascii_lowercase().replace('-', "_");
         let short = match n.as_str() {
             "ig" => "integrated_gradients",
+            "blur_ig" | "blurig" => "blur_integrated_gradients",
             "ixg" => "input_x_gradient",
             "smoothgrad" => "smooth_grad",
             "gradcam" => "grad_cam",
@@ -125,6 +131,9 @@ impl AttributionMethod {
             Self::InputXGradient => InputXGradient.attribute(model, inputs, target),
             Self::IntegratedGradients => IntegratedGradients::default()
                 .with_steps(steps.unwrap_or(50))
+                .attribute(model, inputs, target),
+            Self::BlurIntegratedGradients => BlurIntegratedGradients::default()
+                .with_steps(steps.unwrap_or(100))
                 .attribute(model, inputs, target),
             Self::SmoothGrad => SmoothGrad {
                 samples: steps.unwrap_or(50),
