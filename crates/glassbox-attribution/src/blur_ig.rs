@@ -132,7 +132,8 @@ impl BlurIntegratedGradients {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Check the settings (a typed error for zero steps or a non-positive scale).
+    pub(crate) fn check(&self) -> Result<()> {
         if self.steps == 0 {
             return Err(Error::config("Blur IG needs steps >= 1"));
         }
@@ -164,7 +165,7 @@ impl BlurIntegratedGradients {
         inputs: Tensor<4>,
         target: &Target,
     ) -> Result<Attribution> {
-        self.validate()?;
+        self.check()?;
         validate_inputs(&inputs)?;
         let (targets, _) = resolve_targets_and_scores(model, &inputs, target)?;
         let [n, c, h, w] = inputs.dims();
@@ -208,7 +209,7 @@ impl BlurIntegratedGradients {
         inputs: Tensor<4>,
         attribution: &Attribution,
     ) -> Result<Vec<f32>> {
-        self.validate()?;
+        self.check()?;
         validate_inputs(&inputs)?;
         let targets = attribution.targets.clone();
         let n = inputs.dims()[0];

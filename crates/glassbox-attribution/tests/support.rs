@@ -195,3 +195,81 @@ fn integrated_gradients_do_not_depend_on_the_path_batch() {
     }
     assert!(one.iter().any(|v| v.abs() > 1e-4));
 }
+
+#[test]
+fn support_blur_ig_matches_finite_differences() {
+    use glassbox_attribution::blur_ig::gaussian_blur;
+    let dev = Device::flex();
+    let (input, _, _, m) = episode(&dev);
+    let region_v = vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0];
+    let region = Tensor::<3>::from_data(TensorData::new(region_v.clone(), [2, 2, 2]), &dev);
+    let (steps, max_sigma, grad_step) = (5, 1.5, 0.01);
+    let method = SupportMethod::BlurIntegratedGradients {
+        steps,
+        max_sigma,
+        grad_step,
+    };
+    let got = values(
+        SupportAttributor::new(method)
+            .with_path_batch(2)
+            .attribute(&segmenter, &input, Some(region.clone()))
+            .unwrap()
+            .support,
+    );
+    // Reference: the same sum, with ∇F by central differences of the explained score (mean
+    // foreground probability over the region), evaluated on host-side copies.
+    let score = |q: &Tensor<4>, s: &Tensor<5>, n: usize| -> f64 {
+        let logits = segmenter(q.clone(), s.clone(), input.support_masks.clone());
+        let p = burn::tensor::activation::softmax(logits, 1).slice(s![.., 1..2]);
+        let p = values(p);
+        let r = &region_v[n * 4..n * 4 + 4];
+        let area: f32 = r.iter().sum();
+        (p[n * 4..n * 4 + 4]
+            .iter()
+            .zip(r)
+            .map(|(a, b)| a * b)
+            .sum::<f32>()
+            / area) as f64
+    };
+    let sigmas: Vec<f64> = (0..=steps)
+        .map(|i| i as f64 * max_sigma / steps as f64)
+        .collect();
+    let supports = input.support_images.clone().reshape([6, 1, 2, 2]);
+    let mut want = vec![0.0f64; 24];
+    for k in 0..steps {
+        let q = gaussian_blur(input.query.clone(), sigmas[k]);
+        let at = values(gaussian_blur(supports.clone(), sigmas[k]));
+        let ahead = values(gaussian_blur(supports.clone(), sigmas[k] + grad_step));
+        for i in 0..24 {
+            let n = i / 12;
+            let bump = |d: f32| {
+                let mut v = at.clone();
+                v[i] += d;
+                Tensor::<5>::from_data(TensorData::new(v, [2, 3, 1, 2, 2]), &dev)
+            };
+            let eps = 1e-2;
+            let g = (score(&q, &bump(eps), n) - score(&q, &bump(-eps), n)) / (2.0 * eps as f64);
+            let slope = (ahead[i] - at[i]) as f64 / grad_step;
+            want[i] -= (sigmas[k + 1] - sigmas[k]) * slope * g;
+        }
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (*g as f64 - w.abs()).abs() < 2e-3 * (1.0 + w.abs()),
+            "pixel {i}: {g} vs {}",
+            w.abs()
+        );
+        if m[i] == 0.0 {
+            assert_eq!(*g, 0.0, "masked-out support pixel {i}");
+        }
+    }
+    assert!(got.iter().any(|v| *v > 1e-4), "{got:?}");
+    // Zero steps is a typed error.
+    let bad = SupportAttributor::new(SupportMethod::BlurIntegratedGradients {
+        steps: 0,
+        max_sigma,
+        grad_step,
+    })
+    .attribute(&segmenter, &input, Some(region));
+    assert!(matches!(bad, Err(Error::Config(_))));
+}

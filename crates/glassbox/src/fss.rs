@@ -34,6 +34,12 @@ pub enum FssMethod {
         /// Path points (the paper uses 25; the speed goal compares with 50).
         steps: usize,
     },
+    /// Blur IG over the query and support images (σ_max 50, `grad_step` 0.01; the paper uses
+    /// 25 steps), absolute values.
+    BlurIntegratedGradients {
+        /// Path points.
+        steps: usize,
+    },
     /// Grad-CAM on the supports' deepest matching-level features.
     GradCam,
     /// RISE over support images and masks.
@@ -53,6 +59,7 @@ impl FssMethod {
             Self::MaskPrior,
             Self::Saliency,
             Self::IntegratedGradients { steps: 25 },
+            Self::BlurIntegratedGradients { steps: 25 },
             Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
@@ -68,16 +75,22 @@ impl FssMethod {
             Self::MaskPrior => "mask_prior".into(),
             Self::Saliency => "saliency".into(),
             Self::IntegratedGradients { steps } => format!("ig{steps}"),
+            Self::BlurIntegratedGradients { steps } => format!("blurig{steps}"),
             Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
         }
     }
 
-    /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `rise` / `riseN`, `affinity`
+    /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `rise` /
+    /// `riseN`, `affinity`
     /// (= masked), `affinity_unmasked`, `affinity_masked`, `affinity_signed`.
     pub fn parse(name: &str) -> Result<Self> {
-        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        let n = name
+            .trim()
+            .to_ascii_lowercase()
+            .replace('-', "_")
+            .replace("blur_ig", "blurig");
         let number = |prefix: &str, default: usize| -> Option<usize> {
             let rest = n.strip_prefix(prefix)?;
             if rest.is_empty() {
@@ -95,13 +108,15 @@ impl FssMethod {
             "affinity_unmasked" => Self::Affinity(Variant::Unmasked),
             "affinity_signed" => Self::Affinity(Variant::Signed),
             _ => {
-                if let Some(steps) = number("ig", 25) {
+                if let Some(steps) = number("blurig", 25) {
+                    Self::BlurIntegratedGradients { steps }
+                } else if let Some(steps) = number("ig", 25) {
                     Self::IntegratedGradients { steps }
                 } else if let Some(masks) = number("rise", 500) {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -145,6 +160,14 @@ impl FssMethod {
             Self::IntegratedGradients { steps } => {
                 SupportAttributor::new(SupportMethod::IntegratedGradients { steps: *steps })
                     .attribute(model, input, None)?
+            }
+            Self::BlurIntegratedGradients { steps } => {
+                SupportAttributor::new(SupportMethod::BlurIntegratedGradients {
+                    steps: *steps,
+                    max_sigma: 50.0,
+                    grad_step: 0.01,
+                })
+                .attribute(model, input, None)?
             }
             Self::GradCam => model.support_grad_cam(input, None)?,
             Self::Rise { masks } => SupportAttributor::new(SupportMethod::Rise {

@@ -19,6 +19,14 @@ fn method_names_round_trip_and_unknown_names_error() {
         FssMethod::parse("ig50").unwrap(),
         FssMethod::IntegratedGradients { steps: 50 }
     );
+    assert_eq!(
+        FssMethod::parse("blur-ig").unwrap(),
+        FssMethod::BlurIntegratedGradients { steps: 25 }
+    );
+    assert_eq!(
+        FssMethod::parse("blurig10").unwrap(),
+        FssMethod::BlurIntegratedGradients { steps: 10 }
+    );
     assert!(FssMethod::parse("ig0").is_err());
     assert!(FssMethod::parse("lime").is_err());
 }
@@ -33,6 +41,7 @@ fn evaluation_table_has_a_row_per_method() {
         FssMethod::MaskPrior,
         FssMethod::Saliency,
         FssMethod::GradCam,
+        FssMethod::BlurIntegratedGradients { steps: 2 },
         FssMethod::Affinity(Variant::Signed),
     ];
     let config = FssEvaluationConfig {
