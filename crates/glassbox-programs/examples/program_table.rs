@@ -1,6 +1,7 @@
-//! Summarise trained programs: for every `DIR/<task>-s<seed>/report.json` under the given
-//! directory (default `runs/programs`), one row per run and the best-validation seed per task
-//! beside the paper's Table 1 accuracy, as Markdown.
+//! Summarise trained programs: for every run directory under the given directory (default
+//! `runs/programs`; a `config.json` and `report.json` as `glassbox program train` writes them),
+//! one row per run, grouped by task and configuration (layers, heads, MLPs, epochs), with the
+//! best-validation seed of each group marked beside the paper's Table 1 accuracy, as Markdown.
 //!
 //! `cargo run --release -p glassbox-programs --example program_table [DIR]`
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use glassbox_data::rasp::Task;
 use glassbox_programs::TrainReport;
+use glassbox_programs::artifacts::RunConfig;
 use glassbox_programs::pipeline::ExtractReport;
 
 /// The paper's Table 1 (discretised test accuracy, %); induction: "perfect accuracy".
@@ -31,32 +33,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .unwrap_or_else(|| "runs/programs".into()),
     );
-    let mut runs: BTreeMap<usize, Vec<(u64, TrainReport, Option<ExtractReport>)>> = BTreeMap::new();
+    // (task order, layers, cat heads, num heads, cat MLPs, num MLPs, epochs) -> runs
+    type Group = (usize, usize, usize, usize, usize, usize, usize);
+    let mut runs: BTreeMap<Group, Vec<(u64, TrainReport, Option<ExtractReport>)>> = BTreeMap::new();
     for entry in std::fs::read_dir(&root)? {
         let dir = entry?.path();
-        let Ok(text) = std::fs::read_to_string(dir.join("report.json")) else {
+        let (Ok(report), Ok(config)) = (
+            std::fs::read_to_string(dir.join("report.json")),
+            std::fs::read_to_string(dir.join("config.json")),
+        ) else {
             continue;
         };
-        let report: TrainReport = serde_json::from_str(&text)?;
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let Some((task, seed)) = name.rsplit_once("-s") else {
-            continue;
-        };
-        let (Ok(task), Ok(seed)) = (task.parse::<Task>(), seed.parse::<u64>()) else {
-            continue;
-        };
+        let report: TrainReport = serde_json::from_str(&report)?;
+        let config: RunConfig = serde_json::from_str(&config)?;
+        let task = config.data.task;
         let extract = std::fs::read_to_string(dir.join("extract.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let order = Task::ALL.iter().position(|t| *t == task).unwrap();
-        runs.entry(order).or_default().push((seed, report, extract));
+        let m = &report.model;
+        let group = (
+            Task::ALL.iter().position(|t| *t == task).unwrap(),
+            m.n_layers,
+            m.n_heads_cat,
+            m.n_heads_num,
+            m.n_cat_mlps,
+            m.n_num_mlps,
+            report.train.epochs,
+        );
+        runs.entry(group)
+            .or_default()
+            .push((report.train.seed, report, extract));
     }
     println!(
         "| task | L | heads (cat+num) | MLPs (cat+num) | seed | epochs | train time | val % | test % | paper % | program lines (pruned / full) | equivalence |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (order, mut list) in runs {
-        let task = Task::ALL[order];
+    for (group, mut list) in runs {
+        let task = Task::ALL[group.0];
         list.sort_by_key(|r| r.0);
         let best = list
             .iter()
