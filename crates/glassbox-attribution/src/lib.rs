@@ -10,6 +10,7 @@
 //! | [`InputXGradient`] | `Classifier` | Shrikumar et al., 2016 |
 //! | [`IntegratedGradients`] | `Classifier` | Sundararajan et al., 2017 |
 //! | [`BlurIntegratedGradients`] | `Classifier` | Xu et al., 2020 |
+//! | [`GuidedIntegratedGradients`] | `Classifier` | Kapishnikov et al., 2021 |
 //! | [`SmoothGrad`] (+ SmoothGrad², VarGrad) | `Classifier` | Smilkov et al., 2017; Adebayo et al., 2018 |
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
@@ -24,6 +25,7 @@
 pub mod blur_ig;
 mod common;
 pub mod grad_cam;
+pub mod guided_ig;
 pub mod integrated_gradients;
 pub mod occlusion;
 pub mod quadrature;
@@ -34,6 +36,7 @@ pub mod support;
 
 pub use blur_ig::BlurIntegratedGradients;
 pub use grad_cam::GradCam;
+pub use guided_ig::GuidedIntegratedGradients;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
 pub use occlusion::Occlusion;
 pub use quadrature::IntegrationRule;

@@ -1,21 +1,24 @@
-//! Blur IG against the method's reference code (PAIR's `saliency` 0.2.1) and scipy's Gaussian
-//! filter.
+//! Blur IG and Guided IG against the methods' reference code (PAIR's `saliency` 0.2.1), and our
+//! Gaussian blur against scipy's.
 //!
-//! `fixtures/blur_ig.json` was written by `xtask/peers/blur_ig.py` (run by
-//! `cargo xtask compare attribution`): a closed-form model f_k(x) = <W_k, x> + ½<V_k, x>² over
-//! 2×6×7 inputs with three classes, two inputs, and `saliency.core.BlurIG` attributions for
-//! three parameter sets (σ_max 3 / 30 steps, the defaults σ_max 50 / 100 steps, and σ_max 2 /
-//! 20 steps with sqrt spacing and grad_step 0.02), plus `scipy.ndimage.gaussian_filter` blurs.
-//! The model is rebuilt here from the stored W and V. Tolerance: 1e-4 of the largest |value|
-//! (the reference computes in float64, we in float32).
+//! `fixtures/blur_ig.json` and `fixtures/guided_ig.json` were written by
+//! `xtask/peers/pair_saliency.py` (run by `cargo xtask compare attribution`): a closed-form model
+//! f_k(x) = <W_k, x> + ½<V_k, x>² over 2×6×7 inputs with three classes, two inputs, and
+//! `saliency.core.BlurIG` attributions for three parameter sets (σ_max 3 / 30 steps, the
+//! defaults σ_max 50 / 100 steps, and σ_max 2 / 20 steps with sqrt spacing and grad_step 0.02)
+//! plus `scipy.ndimage.gaussian_filter` blurs; `saliency.core.GuidedIG` attributions for the
+//! defaults, the Affinity Explainer paper's setting and a constant baseline. The model is
+//! rebuilt here from the stored W and V. Tolerance: 1e-4 of the largest |value| (the reference
+//! computes in float64, our gradients are float32).
 
 use burn::prelude::*;
-use glassbox_attribution::BlurIntegratedGradients;
 use glassbox_attribution::blur_ig::gaussian_blur;
+use glassbox_attribution::{Baseline, BlurIntegratedGradients, GuidedIntegratedGradients};
 use glassbox_core::{Error, Target};
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/blur_ig.json");
+const GUIDED: &str = include_str!("fixtures/guided_ig.json");
 
 fn flat(v: &Value, out: &mut Vec<f32>) {
     match v {
@@ -150,4 +153,61 @@ fn bad_settings_are_typed_errors() {
             .attribute(&f, nan, &t)
             .is_err()
     );
+}
+
+#[test]
+fn guided_ig_matches_the_reference_code() {
+    let fixture: Value = serde_json::from_str(GUIDED).unwrap();
+    let dev = Device::flex();
+    let x = Tensor::<4>::from_data(
+        TensorData::new(floats(&fixture["inputs"]), [2, 2, 6, 7]),
+        &dev,
+    );
+    let f = model(&fixture, &dev);
+    let target = Target::PerSample(vec![2, 0]);
+    for case in fixture["cases"].as_array().unwrap() {
+        let method = GuidedIntegratedGradients::default()
+            .with_steps(case["steps"].as_u64().unwrap() as usize)
+            .with_fraction(case["fraction"].as_f64().unwrap())
+            .with_max_dist(case["max_dist"].as_f64().unwrap())
+            .with_baseline(Baseline::Constant(case["baseline"].as_f64().unwrap() as f32));
+        let a = method.attribute(&f, x.clone(), &target).unwrap();
+        assert_eq!(a.method, "guided_integrated_gradients");
+        let got = values(a.relevance);
+        assert_close(
+            &got,
+            &floats(&case["attribution"]),
+            &format!("case {}", case["steps"]),
+        );
+        // Completeness: the path ends at the input, so Σ attribution ≈ f(x) − f(baseline) up to
+        // the Riemann error of a quadratic model.
+        let base = Tensor::<4>::full(
+            [2, 2, 6, 7],
+            case["baseline"].as_f64().unwrap() as f32,
+            &dev,
+        );
+        let fx = f(x.clone()).into_data().to_vec::<f32>().unwrap();
+        let fb = f(base).into_data().to_vec::<f32>().unwrap();
+        for (i, t) in [2usize, 0].into_iter().enumerate() {
+            let sum: f32 = got[i * 84..(i + 1) * 84].iter().sum();
+            let want = fx[i * 3 + t] - fb[i * 3 + t];
+            let steps = case["steps"].as_f64().unwrap() as f32;
+            assert!(
+                (sum - want).abs() <= 0.1 * want.abs().max(1.0) * 25.0 / steps,
+                "sample {i}: Σ {sum} vs {want}"
+            );
+        }
+    }
+    // Bad settings.
+    for bad in [
+        GuidedIntegratedGradients::default().with_steps(0),
+        GuidedIntegratedGradients::default().with_fraction(0.0),
+        GuidedIntegratedGradients::default().with_fraction(1.5),
+        GuidedIntegratedGradients::default().with_max_dist(f64::NAN),
+    ] {
+        assert!(matches!(
+            bad.attribute(&f, x.clone(), &target),
+            Err(Error::Config(_))
+        ));
+    }
 }
