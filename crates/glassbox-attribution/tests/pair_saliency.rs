@@ -186,8 +186,8 @@ fn guided_ig_matches_the_reference_code() {
             case["baseline"].as_f64().unwrap() as f32,
             &dev,
         );
-        let fx = f(x.clone()).into_data().to_vec::<f32>().unwrap();
-        let fb = f(base).into_data().to_vec::<f32>().unwrap();
+        let fx = f(x.clone()).into_data().try_into_vec_as::<f32>().unwrap();
+        let fb = f(base).into_data().try_into_vec_as::<f32>().unwrap();
         for (i, t) in [2usize, 0].into_iter().enumerate() {
             let sum: f32 = got[i * 84..(i + 1) * 84].iter().sum();
             let want = fx[i * 3 + t] - fb[i * 3 + t];
