@@ -273,3 +273,72 @@ fn support_blur_ig_matches_finite_differences() {
     .attribute(&segmenter, &input, Some(region));
     assert!(matches!(bad, Err(Error::Config(_))));
 }
+
+#[test]
+fn support_guided_ig_on_the_straight_line_is_left_riemann_ig() {
+    // With max_dist = 0 Guided IG may not leave the straight line from 0 to the episode, so it
+    // is left-Riemann IG over query and supports together: Σ_k (1/S) · x ⊙ ∇F(k/S · x).
+    let dev = Device::flex();
+    let (input, _, s, _) = episode(&dev);
+    let region_v = vec![1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0];
+    let region = Tensor::<3>::from_data(TensorData::new(region_v.clone(), [2, 2, 2]), &dev);
+    let steps = 4;
+    let got = values(
+        SupportAttributor::new(SupportMethod::GuidedIntegratedGradients {
+            steps,
+            fraction: 0.5,
+            max_dist: 0.0,
+        })
+        .attribute(&segmenter, &input, Some(region.clone()))
+        .unwrap()
+        .support,
+    );
+    let score = |a: f32, supports: Vec<f32>, n: usize| -> f64 {
+        let q = input.query.clone() * a;
+        let sup = Tensor::<5>::from_data(TensorData::new(supports, [2, 3, 1, 2, 2]), &dev);
+        let logits = segmenter(q, sup, input.support_masks.clone());
+        let p = values(burn::tensor::activation::softmax(logits, 1).slice(s![.., 1..2]));
+        let r = &region_v[n * 4..n * 4 + 4];
+        let area: f32 = r.iter().sum();
+        (p[n * 4..n * 4 + 4]
+            .iter()
+            .zip(r)
+            .map(|(a, b)| a * b)
+            .sum::<f32>()
+            / area) as f64
+    };
+    let mut want = vec![0.0f64; 24];
+    for k in 0..steps {
+        let a = k as f32 / steps as f32;
+        let at: Vec<f32> = s.iter().map(|v| v * a).collect();
+        for i in 0..24 {
+            let eps = 1e-2f32;
+            let mut up = at.clone();
+            up[i] += eps;
+            let mut down = at.clone();
+            down[i] -= eps;
+            let g = (score(a, up, i / 12) - score(a, down, i / 12)) / (2.0 * eps as f64);
+            want[i] += s[i] as f64 / steps as f64 * g;
+        }
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (*g as f64 - w.abs()).abs() < 2e-3 * (1.0 + w.abs()),
+            "pixel {i}: {g} vs {}",
+            w.abs()
+        );
+    }
+    assert!(got.iter().any(|v| *v > 1e-4), "{got:?}");
+    // With a free path the attribution differs but stays finite and non-negative.
+    let free = values(
+        SupportAttributor::new(SupportMethod::GuidedIntegratedGradients {
+            steps: 8,
+            fraction: 0.5,
+            max_dist: 1.0,
+        })
+        .attribute(&segmenter, &input, Some(region))
+        .unwrap()
+        .support,
+    );
+    assert!(free.iter().all(|v| v.is_finite() && *v >= 0.0));
+}

@@ -28,6 +28,8 @@ pub enum Method {
     Ig,
     /// Blur Integrated Gradients (path through Gaussian blurs, σ_max 50, 100 steps).
     BlurIg,
+    /// Guided Integrated Gradients (adaptive path, 200 steps, fraction 0.25, max_dist 0.02).
+    GuidedIg,
     /// SmoothGrad (mean gradient under Gaussian noise).
     Smoothgrad,
     /// Grad-CAM on the last conv stage.
@@ -56,7 +58,7 @@ pub struct ExplainArgs {
     /// Class to explain; the predicted class when omitted.
     #[arg(long)]
     target: Option<usize>,
-    /// Steps (IG, Blur IG) or samples (SmoothGrad) or masks (RISE).
+    /// Steps (IG, Blur IG, Guided IG) or samples (SmoothGrad) or masks (RISE).
     #[arg(long)]
     steps: Option<usize>,
     /// Output directory for attribution.npy, attribution.png and attribution.json.
@@ -120,6 +122,7 @@ fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Resul
         Method::Ixg => AttributionMethod::InputXGradient,
         Method::Ig => AttributionMethod::IntegratedGradients,
         Method::BlurIg => AttributionMethod::BlurIntegratedGradients,
+        Method::GuidedIg => AttributionMethod::GuidedIntegratedGradients,
         Method::Smoothgrad => AttributionMethod::SmoothGrad,
         Method::Gradcam => AttributionMethod::GradCam,
         Method::GradcamPp => AttributionMethod::GradCamPlusPlus,

@@ -40,6 +40,12 @@ pub enum FssMethod {
         /// Path points.
         steps: usize,
     },
+    /// Guided IG over the query and support images from zero (fraction 0.5, max_dist 1.0; the
+    /// paper uses 25 steps), absolute values.
+    GuidedIntegratedGradients {
+        /// Path steps.
+        steps: usize,
+    },
     /// Grad-CAM on the supports' deepest matching-level features.
     GradCam,
     /// RISE over support images and masks.
@@ -60,6 +66,7 @@ impl FssMethod {
             Self::Saliency,
             Self::IntegratedGradients { steps: 25 },
             Self::BlurIntegratedGradients { steps: 25 },
+            Self::GuidedIntegratedGradients { steps: 25 },
             Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
@@ -76,21 +83,23 @@ impl FssMethod {
             Self::Saliency => "saliency".into(),
             Self::IntegratedGradients { steps } => format!("ig{steps}"),
             Self::BlurIntegratedGradients { steps } => format!("blurig{steps}"),
+            Self::GuidedIntegratedGradients { steps } => format!("guidedig{steps}"),
             Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
         }
     }
 
-    /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `rise` /
-    /// `riseN`, `affinity`
+    /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `guidedig` /
+    /// `guidedigN`, `rise` / `riseN`, `affinity`
     /// (= masked), `affinity_unmasked`, `affinity_masked`, `affinity_signed`.
     pub fn parse(name: &str) -> Result<Self> {
         let n = name
             .trim()
             .to_ascii_lowercase()
             .replace('-', "_")
-            .replace("blur_ig", "blurig");
+            .replace("blur_ig", "blurig")
+            .replace("guided_ig", "guidedig");
         let number = |prefix: &str, default: usize| -> Option<usize> {
             let rest = n.strip_prefix(prefix)?;
             if rest.is_empty() {
@@ -110,13 +119,15 @@ impl FssMethod {
             _ => {
                 if let Some(steps) = number("blurig", 25) {
                     Self::BlurIntegratedGradients { steps }
+                } else if let Some(steps) = number("guidedig", 25) {
+                    Self::GuidedIntegratedGradients { steps }
                 } else if let Some(steps) = number("ig", 25) {
                     Self::IntegratedGradients { steps }
                 } else if let Some(masks) = number("rise", 500) {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -166,6 +177,14 @@ impl FssMethod {
                     steps: *steps,
                     max_sigma: 50.0,
                     grad_step: 0.01,
+                })
+                .attribute(model, input, None)?
+            }
+            Self::GuidedIntegratedGradients { steps } => {
+                SupportAttributor::new(SupportMethod::GuidedIntegratedGradients {
+                    steps: *steps,
+                    fraction: 0.5,
+                    max_dist: 1.0,
                 })
                 .attribute(model, input, None)?
             }

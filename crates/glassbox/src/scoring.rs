@@ -7,8 +7,8 @@
 
 use burn::prelude::*;
 use glassbox_attribution::{
-    BlurIntegratedGradients, GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise,
-    Saliency, SmoothGrad,
+    BlurIntegratedGradients, GradCam, GuidedIntegratedGradients, InputXGradient,
+    IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
 };
 use glassbox_core::{
     Attribution, Classifier, Error, FeatureClassifier, HostTensor, Result, Target,
@@ -30,6 +30,8 @@ pub enum AttributionMethod {
     IntegratedGradients,
     /// Blur Integrated Gradients (path through Gaussian blurs, σ_max 50).
     BlurIntegratedGradients,
+    /// Guided Integrated Gradients (adaptive path, fraction 0.25, max_dist 0.02).
+    GuidedIntegratedGradients,
     /// SmoothGrad.
     SmoothGrad,
     /// Grad-CAM on the model's feature layer.
@@ -44,11 +46,12 @@ pub enum AttributionMethod {
 
 impl AttributionMethod {
     /// Every method.
-    pub const ALL: [AttributionMethod; 9] = [
+    pub const ALL: [AttributionMethod; 10] = [
         Self::Saliency,
         Self::InputXGradient,
         Self::IntegratedGradients,
         Self::BlurIntegratedGradients,
+        Self::GuidedIntegratedGradients,
         Self::SmoothGrad,
         Self::GradCam,
         Self::GradCamPlusPlus,
@@ -63,6 +66,7 @@ impl AttributionMethod {
             Self::InputXGradient => "input_x_gradient",
             Self::IntegratedGradients => "integrated_gradients",
             Self::BlurIntegratedGradients => "blur_integrated_gradients",
+            Self::GuidedIntegratedGradients => "guided_integrated_gradients",
             Self::SmoothGrad => "smooth_grad",
             Self::GradCam => "grad_cam",
             Self::GradCamPlusPlus => "grad_cam_plus_plus",
@@ -77,6 +81,7 @@ impl AttributionMethod {
         let short = match n.as_str() {
             "ig" => "integrated_gradients",
             "blur_ig" | "blurig" => "blur_integrated_gradients",
+            "guided_ig" | "guidedig" => "guided_integrated_gradients",
             "ixg" => "input_x_gradient",
             "smoothgrad" => "smooth_grad",
             "gradcam" => "grad_cam",
@@ -134,6 +139,9 @@ impl AttributionMethod {
                 .attribute(model, inputs, target),
             Self::BlurIntegratedGradients => BlurIntegratedGradients::default()
                 .with_steps(steps.unwrap_or(100))
+                .attribute(model, inputs, target),
+            Self::GuidedIntegratedGradients => GuidedIntegratedGradients::default()
+                .with_steps(steps.unwrap_or(200))
                 .attribute(model, inputs, target),
             Self::SmoothGrad => SmoothGrad {
                 samples: steps.unwrap_or(50),

@@ -27,6 +27,10 @@ fn method_names_round_trip_and_unknown_names_error() {
         FssMethod::parse("blurig10").unwrap(),
         FssMethod::BlurIntegratedGradients { steps: 10 }
     );
+    assert_eq!(
+        FssMethod::parse("guided-ig").unwrap(),
+        FssMethod::GuidedIntegratedGradients { steps: 25 }
+    );
     assert!(FssMethod::parse("ig0").is_err());
     assert!(FssMethod::parse("lime").is_err());
 }
@@ -42,6 +46,7 @@ fn evaluation_table_has_a_row_per_method() {
         FssMethod::Saliency,
         FssMethod::GradCam,
         FssMethod::BlurIntegratedGradients { steps: 2 },
+        FssMethod::GuidedIntegratedGradients { steps: 2 },
         FssMethod::Affinity(Variant::Signed),
     ];
     let config = FssEvaluationConfig {
