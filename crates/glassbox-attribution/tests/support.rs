@@ -37,6 +37,23 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_into_vec_as::<f32>().unwrap()
 }
 
+/// The score the Blur/Guided IG adaptations explain for episode `n`: the mean foreground
+/// probability of `segmenter` over the episode's region (`region_v`, 2×2 per episode).
+fn mean_foreground(
+    query: Tensor<4>,
+    supports: Tensor<5>,
+    input: &FewShotInput,
+    region_v: &[f32],
+    n: usize,
+) -> f64 {
+    let logits = segmenter(query, supports, input.support_masks.clone());
+    let p = values(burn::tensor::activation::softmax(logits, 1).slice(s![.., 1..2]));
+    let r = &region_v[n * 4..n * 4 + 4];
+    let area: f32 = r.iter().sum();
+    let hit: f32 = p[n * 4..n * 4 + 4].iter().zip(r).map(|(a, b)| a * b).sum();
+    (hit / area) as f64
+}
+
 #[test]
 fn support_gradients_have_the_closed_form() {
     let dev = Device::flex();
@@ -218,18 +235,8 @@ fn support_blur_ig_matches_finite_differences() {
     );
     // Reference: the same sum, with ∇F by central differences of the explained score (mean
     // foreground probability over the region), evaluated on host-side copies.
-    let score = |q: &Tensor<4>, s: &Tensor<5>, n: usize| -> f64 {
-        let logits = segmenter(q.clone(), s.clone(), input.support_masks.clone());
-        let p = burn::tensor::activation::softmax(logits, 1).slice(s![.., 1..2]);
-        let p = values(p);
-        let r = &region_v[n * 4..n * 4 + 4];
-        let area: f32 = r.iter().sum();
-        (p[n * 4..n * 4 + 4]
-            .iter()
-            .zip(r)
-            .map(|(a, b)| a * b)
-            .sum::<f32>()
-            / area) as f64
+    let score = |q: &Tensor<4>, s: &Tensor<5>, n: usize| {
+        mean_foreground(q.clone(), s.clone(), &input, &region_v, n)
     };
     let sigmas: Vec<f64> = (0..=steps)
         .map(|i| i as f64 * max_sigma / steps as f64)
@@ -293,19 +300,9 @@ fn support_guided_ig_on_the_straight_line_is_left_riemann_ig() {
         .unwrap()
         .support,
     );
-    let score = |a: f32, supports: Vec<f32>, n: usize| -> f64 {
-        let q = input.query.clone() * a;
+    let score = |a: f32, supports: Vec<f32>, n: usize| {
         let sup = Tensor::<5>::from_data(TensorData::new(supports, [2, 3, 1, 2, 2]), &dev);
-        let logits = segmenter(q, sup, input.support_masks.clone());
-        let p = values(burn::tensor::activation::softmax(logits, 1).slice(s![.., 1..2]));
-        let r = &region_v[n * 4..n * 4 + 4];
-        let area: f32 = r.iter().sum();
-        (p[n * 4..n * 4 + 4]
-            .iter()
-            .zip(r)
-            .map(|(a, b)| a * b)
-            .sum::<f32>()
-            / area) as f64
+        mean_foreground(input.query.clone() * a, sup, &input, &region_v, n)
     };
     let mut want = vec![0.0f64; 24];
     for k in 0..steps {
