@@ -51,7 +51,8 @@ pub struct TrainArgs {
     /// For ResNets: side the 28×28 images are upsampled to inside the model.
     #[arg(long, default_value_t = 64)]
     image_size: usize,
-    /// Joint epochs (warm-up and last-layer epochs: --warm-epochs, --last-layer-epochs).
+    /// Joint epochs per push cycle (warm-up and last-layer epochs: --warm-epochs,
+    /// --last-layer-epochs).
     #[arg(long)]
     epochs: Option<usize>,
     /// Warm-up epochs.
@@ -60,6 +61,10 @@ pub struct TrainArgs {
     /// Last-layer epochs after push.
     #[arg(long)]
     last_layer_epochs: Option<usize>,
+    /// Joint → push → last-layer cycles after the warm-up (each with --epochs joint epochs);
+    /// the papers push repeatedly (default 1).
+    #[arg(long)]
+    push_cycles: Option<usize>,
     /// Prototypes per class (default: 10 ProtoPNet, 5 per branch ST-ProtoPNet).
     #[arg(long)]
     prototypes_per_class: Option<usize>,
@@ -180,6 +185,9 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     if let Some(e) = args.last_layer_epochs {
         config.last_layer_epochs = e;
+    }
+    if let Some(c) = args.push_cycles {
+        config.push_cycles = c;
     }
     config.validate()?;
     let report_path = args.out.join("report.json");

@@ -47,6 +47,10 @@ impl Default for LearningRates {
     }
 }
 
+fn one() -> usize {
+    1
+}
+
 /// Everything a prototype training run needs; saved next to the checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrototypeTrainConfig {
@@ -58,6 +62,10 @@ pub struct PrototypeTrainConfig {
     pub joint_epochs: usize,
     /// Last-layer epochs after push.
     pub last_layer_epochs: usize,
+    /// How many times the papers' cycle — joint epochs, push, last-layer epochs — runs after
+    /// the warm-up (the reference pushes every 10 epochs). 1 = a single push at the end.
+    #[serde(default = "one")]
+    pub push_cycles: usize,
     /// Images per batch.
     pub batch_size: usize,
     /// Learning rates per group.
@@ -86,6 +94,7 @@ impl PrototypeTrainConfig {
             warm_epochs: 1,
             joint_epochs: 7,
             last_layer_epochs: 1,
+            push_cycles: 1,
             batch_size: 64,
             learning_rates: LearningRates::default(),
             coefficients: LossCoefficients::default(),
@@ -103,8 +112,10 @@ impl PrototypeTrainConfig {
     /// Check value ranges.
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
-        if self.joint_epochs == 0 || self.batch_size == 0 {
-            return Err(Error::config("joint_epochs and batch_size must be >= 1"));
+        if self.joint_epochs == 0 || self.batch_size == 0 || self.push_cycles == 0 {
+            return Err(Error::config(
+                "joint_epochs, batch_size and push_cycles must be >= 1",
+            ));
         }
         let lr = &self.learning_rates;
         for (name, v) in [
@@ -156,15 +167,29 @@ pub struct PhaseEpoch {
     pub seconds: f64,
 }
 
+/// Test accuracies around one push.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRound {
+    /// Before the push (end of the cycle's joint epochs).
+    pub before: Option<f64>,
+    /// Right after the push.
+    pub after: Option<f64>,
+    /// After the cycle's last-layer epochs.
+    pub after_last_layer: Option<f64>,
+}
+
 /// What a training run reports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrototypeTrainReport {
     /// Per-epoch history.
     pub history: Vec<PhaseEpoch>,
-    /// Test accuracy before push.
+    /// Test accuracy before the last push.
     pub accuracy_before_push: Option<f64>,
-    /// Test accuracy right after push.
+    /// Test accuracy right after the last push.
     pub accuracy_after_push: Option<f64>,
+    /// Every push cycle, in order.
+    #[serde(default)]
+    pub push_rounds: Vec<PushRound>,
     /// Test accuracy after the last-layer phase (the final model).
     pub accuracy_final: Option<f64>,
     /// Where each prototype was pushed.
@@ -230,21 +255,56 @@ pub fn train_prototype_net(
             .transpose()
     };
     let batching = config.batches();
-    let joint_steps = config.joint_epochs * train.len().div_ceil(config.batch_size);
+    let joint_steps =
+        config.push_cycles * config.joint_epochs * train.len().div_ceil(config.batch_size);
     let mut joint_step = 0usize;
-    let phases = [
-        (Phase::Warm, config.warm_epochs, "warm"),
-        (Phase::Joint, config.joint_epochs, "joint"),
-    ];
-    for (phase, epochs, name) in phases {
+    let mut rounds = Vec::with_capacity(config.push_cycles);
+    let mut records = Vec::new();
+    // Warm-up once, then `push_cycles` × (joint → push → last layer).
+    let mut schedule = vec![(Phase::Warm, config.warm_epochs, 0)];
+    for cycle in 0..config.push_cycles {
+        schedule.push((Phase::Joint, config.joint_epochs, cycle));
+        schedule.push((Phase::LastLayer, config.last_layer_epochs, cycle));
+    }
+    for (phase, epochs, cycle) in schedule {
+        let name = match phase {
+            Phase::Warm => "warm",
+            Phase::Joint => "joint",
+            Phase::LastLayer => "last_layer",
+        };
+        if phase == Phase::LastLayer {
+            let before = test_acc(&model)?;
+            let (pushed, pushed_records) = push(model, train, &eval, &ad)?;
+            model = pushed;
+            records = pushed_records;
+            let after = test_acc(&model)?;
+            if let (true, Some(b), Some(a)) = (config.progress, before, after) {
+                eprintln!(
+                    "push {}/{}: test {:.2} % before, {:.2} % after",
+                    cycle + 1,
+                    config.push_cycles,
+                    100.0 * b,
+                    100.0 * a
+                );
+            }
+            rounds.push(PushRound {
+                before,
+                after,
+                after_last_layer: None,
+            });
+        }
         for epoch in 1..=epochs {
             let t0 = Instant::now();
             let (mut loss_sum, mut ce_sum, mut n) = (0.0, 0.0, 0usize);
-            for (step, batch) in batching
-                .batches(train, epoch + 1000 * (phase as usize), &ad)?
-                .enumerate()
-            {
-                // Cosine decay over the joint phase (the papers use step decay over many more epochs).
+            // Every (phase, cycle, epoch) gets its own shuffle; cycle 0 keeps the single-push
+            // schedule's orders, so `push_cycles = 1` reproduces earlier runs exactly.
+            let order_seed = 100 * cycle
+                + match phase {
+                    Phase::LastLayer => 5000 + epoch,
+                    _ => epoch + 1000 * (phase as usize),
+                };
+            for (step, batch) in batching.batches(train, order_seed, &ad)?.enumerate() {
+                // Cosine decay over all joint epochs (the papers use step decay over many more).
                 let decay = if phase == Phase::Joint {
                     let t = joint_step as f64 / joint_steps.max(1) as f64;
                     joint_step += 1;
@@ -288,55 +348,13 @@ pub fn train_prototype_net(
             }
             history.push(e);
         }
-    }
-    let accuracy_before_push = test_acc(&model)?;
-    let (pushed, records) = push(model, train, &eval, &ad)?;
-    model = pushed;
-    let accuracy_after_push = test_acc(&model)?;
-    if let (true, Some(b), Some(a)) = (config.progress, accuracy_before_push, accuracy_after_push) {
-        eprintln!(
-            "push: test {:.2} % before, {:.2} % after",
-            100.0 * b,
-            100.0 * a
-        );
-    }
-    for epoch in 1..=config.last_layer_epochs {
-        let t0 = Instant::now();
-        let (mut loss_sum, mut ce_sum, mut n) = (0.0, 0.0, 0usize);
-        for (step, batch) in batching.batches(train, 5000 + epoch, &ad)?.enumerate() {
-            let (next, loss, ce) = train_step(
-                model,
-                &mut optim,
-                config,
-                batch.images,
-                batch.labels,
-                Phase::LastLayer,
-                step,
-                1.0,
-            )?;
-            model = next;
-            loss_sum += loss;
-            ce_sum += ce;
-            n += 1;
+        if phase == Phase::LastLayer {
+            let round = rounds.last_mut().expect("pushed above");
+            round.after_last_layer = test_acc(&model)?;
         }
-        let test_accuracy = test_acc(&model)?;
-        if config.progress {
-            eprintln!(
-                "last layer {epoch}/{}: loss {:.4}{}",
-                config.last_layer_epochs,
-                loss_sum / n.max(1) as f64,
-                test_accuracy.map_or(String::new(), |a| format!(", test {:.2} %", 100.0 * a))
-            );
-        }
-        history.push(PhaseEpoch {
-            phase: "last_layer".into(),
-            epoch,
-            loss: loss_sum / n.max(1) as f64,
-            cross_entropy: ce_sum / n.max(1) as f64,
-            test_accuracy,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
     }
+    let last = rounds.last().cloned().expect("push_cycles >= 1");
+    let (accuracy_before_push, accuracy_after_push) = (last.before, last.after);
     let accuracy_final = test_acc(&model)?;
     Ok((
         model.valid(),
@@ -344,6 +362,7 @@ pub fn train_prototype_net(
             history,
             accuracy_before_push,
             accuracy_after_push,
+            push_rounds: rounds,
             accuracy_final,
             push: records,
             seconds: start.elapsed().as_secs_f64(),

@@ -206,3 +206,43 @@ fn training_is_deterministic_with_a_seed() {
     assert_eq!(a, b);
     assert_eq!(pa, pb);
 }
+
+#[test]
+fn push_cycles_repeat_joint_push_and_last_layer() {
+    let _serial = serial();
+    let dev = Device::default();
+    let data = FashionMnist::embedded(Split::Train).unwrap();
+    let train = data.select(&(0..200).collect::<Vec<_>>()).unwrap();
+    let test = FashionMnist::embedded(Split::Test)
+        .unwrap()
+        .select(&(0..100).collect::<Vec<_>>())
+        .unwrap();
+    let mut cfg = PrototypeTrainConfig::new(config(Variant::Protopnet));
+    cfg.warm_epochs = 1;
+    cfg.joint_epochs = 1;
+    cfg.last_layer_epochs = 1;
+    cfg.push_cycles = 2;
+    cfg.progress = false;
+    let (model, report) = train_prototype_net(&cfg, &train, Some(&test), &dev).unwrap();
+    let phases: Vec<&str> = report.history.iter().map(|e| e.phase.as_str()).collect();
+    assert_eq!(
+        phases,
+        ["warm", "joint", "last_layer", "joint", "last_layer"],
+        "warm-up once, then two cycles"
+    );
+    assert_eq!(report.push_rounds.len(), 2);
+    for round in &report.push_rounds {
+        assert!(round.before.is_some() && round.after.is_some());
+        assert!(round.after_last_layer.is_some());
+    }
+    // The report's single-push fields are the last round's.
+    assert_eq!(report.accuracy_after_push, report.push_rounds[1].after);
+    // The report carries the last push's records, one per prototype.
+    assert_eq!(
+        report.push.len(),
+        model.branches[0].prototypes.val().dims()[0]
+    );
+    // Zero cycles is a typed error.
+    cfg.push_cycles = 0;
+    assert!(train_prototype_net(&cfg, &train, None, &dev).is_err());
+}
