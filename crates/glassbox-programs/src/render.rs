@@ -202,6 +202,22 @@ impl Renderer<'_> {
                 unmasked.len(),
                 unmasked.join(", ")
             );
+            // Score lanes argmax may pick: the unmasked classes, not the padding.
+            let keep: Vec<&str> = (0..score_lanes(c))
+                .map(|k| {
+                    if k < c && !p.masked_classes.contains(&k) {
+                        "true"
+                    } else {
+                        "false"
+                    }
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                "const KEEP: [bool; {}] = [{}];",
+                keep.len(),
+                keep.join(", ")
+            );
             let _ = writeln!(
                 s,
                 "/// Longest input.\npub const N_CTX: usize = {};",
@@ -1029,16 +1045,28 @@ fn add_scaled(acc: &mut [f32; CP], row: &[f32; CP], x: u32) {
     }
 }
 
-/// The first highest score among the classes the model may predict (branch-free).
+/// The first highest score among the classes the model may predict: a tree of maxima over
+/// the lanes, then the first lane holding it, found with a bit mask (no data-dependent branch
+/// per class, no serial chain of comparisons).
 fn argmax(scores: &[f32; CP]) -> usize {
-    let mut best = UNMASKED[0];
-    let mut best_score = scores[best];
-    for &c in &UNMASKED[1..] {
-        let better = scores[c] > best_score;
-        best = if better { c } else { best };
-        best_score = if better { scores[c] } else { best_score };
+    let v: [f32; CP] = std::array::from_fn(|c| if KEEP[c] { scores[c] } else { f32::NEG_INFINITY });
+    let mut m = [v[0], v[1], v[2], v[3]];
+    for chunk in 1..CP / 4 {
+        for j in 0..4 {
+            m[j] = m[j].max(v[4 * chunk + j]);
+        }
     }
-    best
+    let top = m[0].max(m[1]).max(m[2].max(m[3]));
+    for (k, lanes) in v.chunks(64).enumerate() {
+        let mut hits = 0u64;
+        for (c, x) in lanes.iter().enumerate() {
+            hits |= ((*x == top) as u64) << c;
+        }
+        if hits != 0 {
+            return 64 * k + hits.trailing_zeros() as usize;
+        }
+    }
+    UNMASKED[0]
 }
 
 /// For each of the first `n` queries, the most preferred key position (see `PREFERENCE`)
