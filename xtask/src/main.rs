@@ -3,8 +3,9 @@
 //! * `ci`: what `.ci/run` checks — fmt, clippy with `-D warnings`, the workspace tests.
 //! * `fashion-subset`: redraw the embedded Fashion-MNIST subset from the Debian files
 //!   (wraps `scripts/make_fashion_subset.py`, which needs only Python's standard library).
-//! * `compare attribution`: regenerate the Captum fixtures of glassbox-attribution's tests,
-//!   and time Captum against glassbox on SmallCnn and ResNet-18, printing the ratios.
+//! * `compare attribution`: regenerate the Captum and PAIR `saliency` (Blur IG, Guided IG,
+//!   XRAI) fixtures of glassbox-attribution's tests, and time Captum against glassbox on
+//!   SmallCnn and ResNet-18, printing the ratios.
 //! * `compare backbones`: time SmallCnn and ResNet-18 forward and training steps against
 //!   PyTorch on the same machine and thread count, printing the ratios.
 //! * `compare metrics`: regenerate the Quantus 0.6.0 fixtures of glassbox-metrics' tests and
@@ -13,8 +14,8 @@
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (torchvision's classes, exported as safetensors).
 //!
-//! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy and
-//! safetensors from PyPI on first use.
+//! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy,
+//! safetensors, saliency 0.2.1 and scikit-image from PyPI on first use.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,6 +98,8 @@ fn ensure_venv() -> bool {
                     "grad-cam",
                     "numpy",
                     "safetensors",
+                    "saliency==0.2.1",
+                    "scikit-image",
                 ],
             ))
 }
@@ -139,8 +142,21 @@ fn compare_backbones() -> bool {
 
 fn compare_attribution() -> bool {
     let fixture = "crates/glassbox-attribution/tests/fixtures/captum_tiny.json";
+    let pair = "crates/glassbox-attribution/tests/fixtures";
     ensure_venv()
         && run(PYTHON, &["xtask/peers/attribution.py", "fixtures", fixture])
+        && run(
+            PYTHON,
+            &[
+                "xtask/peers/pair_saliency.py",
+                &format!("{pair}/blur_ig.json"),
+                &format!("{pair}/guided_ig.json"),
+            ],
+        )
+        && run(
+            PYTHON,
+            &["xtask/peers/pair_xrai.py", &format!("{pair}/xrai.json")],
+        )
         && compare_timings(
             "xtask/peers/attribution.py",
             "attribution_timing",

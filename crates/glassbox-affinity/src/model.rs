@@ -195,6 +195,9 @@ pub struct DecoderState {
     /// Query features of the finest matching level (at its matching grid) and of the refine
     /// level.
     pub skips: [Tensor<4>; 2],
+    /// The decoder terms that depend on the query alone ([`MatchingSegmenter::query_terms`]
+    /// of `skips`), kept so that re-running the decoder costs only the coarse-mask part.
+    pub query_terms: [Tensor<4>; 2],
     /// The logits of the forward pass.
     pub logits: Tensor<4>,
     /// Output size `[H, W]`.
@@ -282,10 +285,12 @@ impl MatchingSegmenter {
             finest.expect("at least one matching level"),
             q_levels[self.refine_level].clone(),
         ];
-        let logits = self.decode(&coarse, &skips, [h, w]);
+        let query_terms = self.query_terms(&skips);
+        let logits = self.decode_with_terms(&coarse, &query_terms, [h, w]);
         let state = DecoderState {
             coarse,
             skips,
+            query_terms,
             out_hw: [h, w],
             logits: logits.clone(),
         };
@@ -299,19 +304,58 @@ impl MatchingSegmenter {
         skips: &[Tensor<4>; 2],
         out_hw: [usize; 2],
     ) -> Tensor<4> {
-        let [_, _, hf, wf] = skips[0].dims();
-        let [_, _, h0, w0] = skips[1].dims();
-        let mut parts: Vec<Tensor<4>> =
-            coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect();
-        parts.push(self.query_proj.forward(skips[0].clone()));
-        let x = self
-            .mix
+        self.decode_with_terms(coarse, &self.query_terms(skips), out_hw)
+    }
+
+    /// The decoder's terms that depend on the query features alone: the contributions of
+    /// the projected finest-level features to the first mix convolution and of the refine
+    /// level's features to the refine convolution (pre-normalisation, see
+    /// [`ConvBnRelu::conv_channels`]). Both convolutions read a channel concatenation, so
+    /// these parts are computed once per forward pass and reused by every ablated decoder run.
+    pub fn query_terms(&self, skips: &[Tensor<4>; 2]) -> [Tensor<4>; 2] {
+        let l = self.match_levels.len();
+        let projected = self.query_proj.forward(skips[0].clone());
+        let d = projected.dims()[1];
+        let c = skips[1].dims()[1];
+        [
+            self.mix[0].conv_channels(projected, l..l + d),
+            self.refine.conv_channels(skips[1].clone(), d..d + c),
+        ]
+    }
+
+    /// The decoder from coarse masks and [`Self::query_terms`]. The coarse masks may hold
+    /// `copies × N` items (copy-major) for terms of `N` queries: each copy reuses the terms.
+    pub fn decode_with_terms(
+        &self,
+        coarse: &[Tensor<4>],
+        terms: &[Tensor<4>; 2],
+        out_hw: [usize; 2],
+    ) -> Tensor<4> {
+        let [n, _, hf, wf] = terms[0].dims();
+        let [_, _, h0, w0] = terms[1].dims();
+        let batch = coarse[0].dims()[0];
+        let copies = batch / n;
+        let tile = |t: &Tensor<4>| {
+            if copies == 1 {
+                return t.clone();
+            }
+            let [_, c, a, b] = t.dims();
+            t.clone()
+                .unsqueeze_dim::<5>(0)
+                .repeat_dim(0, copies)
+                .reshape([batch, c, a, b])
+        };
+        let masks = Tensor::cat(
+            coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect(),
+            1,
+        );
+        let mix0 = self.mix[0].conv_channels(masks, 0..coarse.len()) + tile(&terms[0]);
+        let x = self.mix[1..]
             .iter()
-            .fold(Tensor::cat(parts, 1), |x, b| b.forward(x));
-        let x = self
-            .refine
-            .forward(Tensor::cat(vec![resize(x, [h0, w0]), skips[1].clone()], 1));
-        resize(self.classify.forward(x), out_hw)
+            .fold(self.mix[0].activate(mix0), |x, b| b.forward(x));
+        let d = x.dims()[1];
+        let refine = self.refine.conv_channels(resize(x, [h0, w0]), 0..d) + tile(&terms[1]);
+        resize(self.classify.forward(self.refine.activate(refine)), out_hw)
     }
 }
 
@@ -415,15 +459,7 @@ impl MatchingModel for MatchingSegmenter {
                 ])
             })
             .collect();
-        let rep = |t: &Tensor<4>| {
-            let [_, c, a, b] = t.dims();
-            t.clone()
-                .unsqueeze_dim::<5>(0)
-                .repeat_dim(0, l)
-                .reshape([l * n, c, a, b])
-        };
-        let skips = [rep(&state.skips[0]), rep(&state.skips[1])];
-        let logits = self.decode(&coarse, &skips, [h, w]);
+        let logits = self.decode_with_terms(&coarse, &state.query_terms, [h, w]);
         let r = region.clone().reshape([1, n, h * w]);
         let area = r.clone().sum_dim(2).clamp_min(1.0);
         let mean_fg = |logits: Tensor<4>, copies: usize| {

@@ -15,6 +15,7 @@
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
 //! | [`Rise`] | `Classifier` | Petsiuk et al., 2018 |
+//! | [`Xrai`] (regions from [`Felzenszwalb`] superpixels) | `Classifier` | Kapishnikov et al., 2019 |
 //! | [`SupportAttributor`] (saliency, IxG, IG over support images) | `FewShotSegmenter` | gradient baselines for matching-based segmentation |
 //!
 //! Every perturbation (IG path points, SmoothGrad samples, occlusion windows, RISE masks) is
@@ -31,8 +32,10 @@ pub mod occlusion;
 pub mod quadrature;
 pub mod rise;
 pub mod saliency;
+pub mod segmentation;
 pub mod smooth_grad;
 pub mod support;
+pub mod xrai;
 
 pub use blur_ig::BlurIntegratedGradients;
 pub use grad_cam::GradCam;
@@ -42,5 +45,7 @@ pub use occlusion::Occlusion;
 pub use quadrature::IntegrationRule;
 pub use rise::Rise;
 pub use saliency::{InputXGradient, Saliency};
+pub use segmentation::{Felzenszwalb, Segmentation};
 pub use smooth_grad::{NoiseStatistic, SmoothGrad};
 pub use support::{SupportAttributor, SupportMethod};
+pub use xrai::{Xrai, XraiBaselines, XraiRegions, XraiSegmentation};

@@ -22,6 +22,10 @@ pub enum IntegrationRule {
     /// degree < 2n.
     #[default]
     GaussLegendre,
+    /// n equally spaced points from 0 to 1, both ends included, each weighted 1/n (PAIR
+    /// `saliency`'s Integrated Gradients, and so XRAI's): `np.linspace(0, 1, n)`. The ends
+    /// count as much as interior points, so the error is O(1/n) like a Riemann sum.
+    Linspace,
 }
 
 impl IntegrationRule {
@@ -56,6 +60,10 @@ impl IntegrationRule {
                 w[0] = h / 2.0;
                 w[n - 1] = h / 2.0;
                 (alphas, w)
+            }
+            IntegrationRule::Linspace => {
+                let step = if n > 1 { 1.0 / (nf - 1.0) } else { 0.0 };
+                ((0..n).map(|k| k as f64 * step).collect(), vec![1.0 / nf; n])
             }
             IntegrationRule::GaussLegendre => {
                 let (nodes, weights) = gauss_legendre(n);

@@ -3,6 +3,9 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use std::ops::Range;
 
 /// Configuration of a [`ConvBnRelu`].
 #[derive(Config, Debug)]
@@ -45,5 +48,37 @@ impl ConvBnRelu {
     /// `[N, C_in, H, W]` to `[N, C_out, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.act.forward(self.bn.forward(self.conv.forward(x)))
+    }
+
+    /// The convolution's output from the input channels `channels` alone: `x` holds just
+    /// those channels, `[N, channels.len(), H, W]`.
+    ///
+    /// Zero padding acts per channel and the convolution has no bias, so over any partition
+    /// of the input channels these parts sum to the full convolution. A caller whose input is
+    /// a concatenation with a part that does not change (a decoder re-run with one input
+    /// ablated) computes that part once and adds it: `forward(x)` equals
+    /// `activate(conv_channels(x₁, 0..c) + conv_channels(x₂, c..C))`.
+    ///
+    /// # Panics
+    /// If `x`'s channel count differs from `channels.len()` or the range exceeds the input
+    /// channels (a programming error, like a wrong channel count in `forward`).
+    pub fn conv_channels(&self, x: Tensor<4>, channels: Range<usize>) -> Tensor<4> {
+        let [_, c_in, _, _] = x.dims();
+        let weight = self.conv.weight.val();
+        let [c_out, c_all, kh, kw] = weight.dims();
+        assert!(
+            channels.end <= c_all && channels.len() == c_in,
+            "conv_channels: input has {c_in} channels for the range {channels:?} of {c_all}"
+        );
+        let weight = weight.slice([0..c_out, channels, 0..kh, 0..kw]);
+        // `Same` padding at stride 1, split as burn splits it (the extra row/column at the end).
+        let pad = |k: usize| ((k - 1) / 2, k - 1 - (k - 1) / 2);
+        let options = ConvOptions::new_with_padding([1, 1], [pad(kh), pad(kw)], [1, 1], 1);
+        conv2d(x, weight, None, options)
+    }
+
+    /// Batch norm and ReLU of a convolution output (see [`Self::conv_channels`]).
+    pub fn activate(&self, conv_out: Tensor<4>) -> Tensor<4> {
+        self.act.forward(self.bn.forward(conv_out))
     }
 }

@@ -1,4 +1,5 @@
-//! SmallCnn shapes, the feature split used by Grad-CAM, and input validation.
+//! SmallCnn shapes, the feature split used by Grad-CAM, input validation, and the conv
+//! block's split by input channels.
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -70,4 +71,27 @@ fn bad_inputs_and_configs_are_typed_errors() {
         SmallCnnConfig::new().with_widths([4, 0, 8]).try_init(&dev),
         Err(Error::Config(_))
     ));
+}
+
+#[test]
+fn conv_block_channel_parts_sum_to_the_full_convolution() {
+    use burn::tensor::Distribution;
+    use glassbox_backbones::ConvBnReluConfig;
+    let device = Device::flex();
+    device.seed(3);
+    // Odd and even kernels: `Same` padding is symmetric for 3 and asymmetric for 2 and 4.
+    for kernel in [1, 2, 3, 4] {
+        let block = ConvBnReluConfig::new(5, 4)
+            .with_kernel_size(kernel)
+            .init(&device)
+            .valid();
+        let x = Tensor::<4>::random([2, 5, 7, 6], Distribution::Normal(0.0, 1.0), &device);
+        let full = block.forward(x.clone());
+        let parts = block.conv_channels(x.clone().slice(s![.., 0..2]), 0..2)
+            + block.conv_channels(x.slice(s![.., 2..5]), 2..5);
+        let split = block.activate(parts);
+        assert_eq!(split.dims(), full.dims(), "kernel {kernel}");
+        let diff = (split - full).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "kernel {kernel}: {diff}");
+    }
 }
