@@ -45,7 +45,7 @@ pub use occlusion::Occlusion;
 pub use quadrature::IntegrationRule;
 pub use rise::Rise;
 pub use saliency::{InputXGradient, Saliency};
-pub use segmentation::{Felzenszwalb, Segmentation};
+pub use segmentation::{Felzenszwalb, PixelGraph, Segmentation};
 pub use smooth_grad::{NoiseStatistic, SmoothGrad};
 pub use support::{SupportAttributor, SupportMethod};
 pub use xrai::{Xrai, XraiBaselines, XraiRegions, XraiSegmentation};

@@ -61,6 +61,92 @@ impl Default for Felzenszwalb {
 impl Felzenszwalb {
     /// Segment `image`, channel-major `[C, H, W]` (`dims`).
     pub fn segment(&self, image: &[f64], dims: [usize; 3]) -> Result<Segmentation> {
+        self.segment_graph(&PixelGraph::new(image, dims, self.sigma)?)
+    }
+
+    fn check(&self) -> Result<()> {
+        let sigma_ok = self.sigma.is_finite() && self.sigma >= 0.0;
+        if !(self.scale.is_finite() && self.scale > 0.0 && sigma_ok) {
+            return Err(Error::config(format!(
+                "Felzenszwalb needs scale > 0 and sigma >= 0, got {} and {}",
+                self.scale, self.sigma
+            )));
+        }
+        Ok(())
+    }
+
+    /// Segment a pixel graph built with this `sigma` (several scales can share one graph).
+    pub fn segment_graph(&self, graph: &PixelGraph) -> Result<Segmentation> {
+        self.check()?;
+        if graph.sigma != self.sigma {
+            return Err(Error::config(format!(
+                "pixel graph smoothed with sigma {}, segmentation asks for {}",
+                graph.sigma, self.sigma
+            )));
+        }
+        let [h, w] = graph.hw;
+        let edges = &graph.edges;
+        let k = self.scale / 255.0;
+        let mut sets = DisjointSets::new(h * w);
+        let mut internal = vec![0.0f64; h * w];
+        for &(weight, a, b) in edges {
+            let (ra, rb) = (sets.find(a), sets.find(b));
+            if ra == rb {
+                continue;
+            }
+            // scikit-image holds the thresholds in single precision; so do we, to agree with
+            // it on edges that sit exactly at a threshold.
+            let ta = (internal[ra] + k / sets.size[ra] as f64) as f32;
+            let tb = (internal[rb] + k / sets.size[rb] as f64) as f32;
+            if weight < ta.min(tb) as f64 {
+                let root = sets.union(ra, rb);
+                internal[root] = weight;
+            }
+        }
+        for &(_, a, b) in edges {
+            let (ra, rb) = (sets.find(a), sets.find(b));
+            if ra != rb && (sets.size[ra] < self.min_size || sets.size[rb] < self.min_size) {
+                sets.union(ra, rb);
+            }
+        }
+        let mut label_of_root = vec![usize::MAX; h * w];
+        let mut count = 0;
+        let labels = (0..h * w)
+            .map(|p| {
+                let r = sets.find(p);
+                if label_of_root[r] == usize::MAX {
+                    label_of_root[r] = count;
+                    count += 1;
+                }
+                label_of_root[r]
+            })
+            .collect();
+        Ok(Segmentation {
+            labels,
+            count,
+            height: h,
+            width: w,
+        })
+    }
+}
+
+/// The 8-connected pixel graph of a smoothed image, edges sorted by weight: what
+/// [`Felzenszwalb::segment_graph`] merges along. It depends on the image and `sigma` only, so
+/// segmentations at several scales share it.
+#[derive(Debug, Clone)]
+pub struct PixelGraph {
+    /// `(weight, pixel, neighbour)`, ascending in weight (stable: equal weights keep their
+    /// raster order; scikit-image's quicksort leaves that order open).
+    edges: Vec<(f64, usize, usize)>,
+    hw: [usize; 2],
+    sigma: f64,
+}
+
+impl PixelGraph {
+    /// Smooth `image` (`[C, H, W]`, `dims`) with a Gaussian of `sigma` and link every pixel
+    /// to its right, lower, lower-right and lower-left neighbours, weighted by the Euclidean
+    /// distance of their channel vectors.
+    pub fn new(image: &[f64], dims: [usize; 3], sigma: f64) -> Result<Self> {
         let [c, h, w] = dims;
         if c == 0 || h == 0 || w == 0 || image.len() != c * h * w {
             return Err(Error::shape(
@@ -69,11 +155,9 @@ impl Felzenszwalb {
                 &[image.len()],
             ));
         }
-        let sigma_ok = self.sigma.is_finite() && self.sigma >= 0.0;
-        if !(self.scale.is_finite() && self.scale > 0.0 && sigma_ok) {
+        if !(sigma.is_finite() && sigma >= 0.0) {
             return Err(Error::config(format!(
-                "Felzenszwalb needs scale > 0 and sigma >= 0, got {} and {}",
-                self.scale, self.sigma
+                "Felzenszwalb needs sigma >= 0, got {sigma}"
             )));
         }
         let count = image.iter().filter(|v| !v.is_finite()).count();
@@ -85,7 +169,7 @@ impl Felzenszwalb {
         }
         let smooth: Vec<f64> = image
             .chunks(h * w)
-            .flat_map(|plane| gaussian_filter_reflect(plane, h, w, self.sigma))
+            .flat_map(|plane| gaussian_filter_reflect(plane, h, w, sigma))
             .collect();
         let distance = |a: usize, b: usize| {
             (0..c)
@@ -119,46 +203,10 @@ impl Felzenszwalb {
         // Stable: equal weights keep their order (scikit-image's quicksort leaves it open).
         edges.sort_by(|a, b| a.0.total_cmp(&b.0));
 
-        let k = self.scale / 255.0;
-        let mut sets = DisjointSets::new(h * w);
-        let mut internal = vec![0.0f64; h * w];
-        for &(weight, a, b) in &edges {
-            let (ra, rb) = (sets.find(a), sets.find(b));
-            if ra == rb {
-                continue;
-            }
-            // scikit-image holds the thresholds in single precision; so do we, to agree with
-            // it on edges that sit exactly at a threshold.
-            let ta = (internal[ra] + k / sets.size[ra] as f64) as f32;
-            let tb = (internal[rb] + k / sets.size[rb] as f64) as f32;
-            if weight < ta.min(tb) as f64 {
-                let root = sets.union(ra, rb);
-                internal[root] = weight;
-            }
-        }
-        for &(_, a, b) in &edges {
-            let (ra, rb) = (sets.find(a), sets.find(b));
-            if ra != rb && (sets.size[ra] < self.min_size || sets.size[rb] < self.min_size) {
-                sets.union(ra, rb);
-            }
-        }
-        let mut label_of_root = vec![usize::MAX; h * w];
-        let mut count = 0;
-        let labels = (0..h * w)
-            .map(|p| {
-                let r = sets.find(p);
-                if label_of_root[r] == usize::MAX {
-                    label_of_root[r] = count;
-                    count += 1;
-                }
-                label_of_root[r]
-            })
-            .collect();
-        Ok(Segmentation {
-            labels,
-            count,
-            height: h,
-            width: w,
+        Ok(Self {
+            edges,
+            hw: [h, w],
+            sigma,
         })
     }
 }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::{check_batch_size, resolve_targets, validate_inputs};
 use crate::integrated_gradients::{Baseline, IntegratedGradients};
 use crate::quadrature::IntegrationRule;
-use crate::segmentation::Felzenszwalb;
+use crate::segmentation::{Felzenszwalb, PixelGraph};
 
 /// How XRAI builds its candidate regions; the defaults are the reference's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +100,8 @@ impl XraiSegmentation {
             None => (normalised, [h, w]),
         };
         let disk = disk_offsets(self.dilation_radius);
+        // One smoothed, sorted pixel graph serves every scale.
+        let graph = PixelGraph::new(&work, [c, wh, ww], self.sigma)?;
         let mut masks = Vec::new();
         for &scale in &self.scales {
             let seg = Felzenszwalb {
@@ -107,7 +109,7 @@ impl XraiSegmentation {
                 sigma: self.sigma,
                 min_size: self.min_size,
             }
-            .segment(&work, [c, wh, ww])?;
+            .segment_graph(&graph)?;
             let labels = if [wh, ww] == [h, w] {
                 seg.labels
             } else {
@@ -163,14 +165,19 @@ pub fn rank_regions(
     let mut saliency = vec![f64::NEG_INFINITY; p];
     let mut covered = vec![false; p];
     let mut area = 0usize;
+    // Pixel lists: each round scans only the candidates' own pixels.
+    let pixels: Vec<Vec<usize>> = masks
+        .iter()
+        .map(|m| (0..p).filter(|&i| m[i]).collect())
+        .collect();
     let mut remaining: Vec<usize> = (0..masks.len()).collect();
     let mut trace: Vec<(Vec<usize>, f64)> = Vec::new();
     while area as f64 / p as f64 <= area_threshold {
         let mut best: Option<(usize, f64)> = None;
         remaining.retain(|&m| {
             let (mut count, mut sum) = (0usize, 0.0f64);
-            for (i, &inside) in masks[m].iter().enumerate() {
-                if inside && !covered[i] {
+            for &i in &pixels[m] {
+                if !covered[i] {
                     count += 1;
                     sum += attribution[i];
                 }
@@ -185,7 +192,7 @@ pub fn rank_regions(
             true
         });
         let Some((m, gain)) = best else { break };
-        let added: Vec<usize> = (0..p).filter(|&i| masks[m][i] && !covered[i]).collect();
+        let added: Vec<usize> = pixels[m].iter().copied().filter(|&i| !covered[i]).collect();
         for &i in &added {
             covered[i] = true;
             saliency[i] = gain;

@@ -339,3 +339,39 @@ fn support_guided_ig_on_the_straight_line_is_left_riemann_ig() {
     );
     assert!(free.iter().all(|v| v.is_finite() && *v >= 0.0));
 }
+
+#[test]
+fn support_xrai_keeps_the_integrated_gradients_total_and_ranks_the_bright_half_first() {
+    // One 1-shot episode of 24×24: the support is 0.1 on the left half and 0.9 on the right,
+    // its mask is full, the query is all ones, so IG (exact for this linear model) is
+    // support · Q with Q = 576 the region's query sum: a flat low half and a flat high half.
+    let dev = Device::flex();
+    let (h, w) = (24, 24);
+    let s: Vec<f32> = (0..h * w)
+        .map(|p| if p % w < w / 2 { 0.1 } else { 0.9 })
+        .collect();
+    let input = FewShotInput {
+        query: Tensor::ones([1, 1, h, w], &dev),
+        support_images: Tensor::from_data(TensorData::new(s.clone(), [1, 1, 1, h, w]), &dev),
+        support_masks: Tensor::ones([1, 1, h, w], &dev),
+    };
+    let region = Tensor::<3>::ones([1, h, w], &dev);
+    let got = SupportAttributor::new(SupportMethod::Xrai { steps: 10 })
+        .attribute(&segmenter, &input, Some(region))
+        .unwrap();
+    assert_eq!(got.support.dims(), [1, 1, h, w]);
+    let map = values(got.support);
+    // Every pixel carries the mean IG of the region that added it, so totals agree.
+    let q = (h * w) as f32;
+    let ig_total: f32 = s.iter().map(|v| v * q).sum();
+    let total: f32 = map.iter().sum();
+    assert!(
+        (total - ig_total).abs() < 1e-3 * ig_total,
+        "{total} vs {ig_total}"
+    );
+    // The bright half is one region, ranked first; the far left keeps the dim half's value.
+    for y in 0..h {
+        assert!(map[y * w + w - 2] > map[y * w + 1], "row {y}");
+        assert!((map[y * w + 1] - 0.1 * q).abs() < 1e-2 * q, "row {y}");
+    }
+}

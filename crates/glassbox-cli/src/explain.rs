@@ -40,6 +40,8 @@ pub enum Method {
     Occlusion,
     /// RISE random masks.
     Rise,
+    /// XRAI (IG over min/max baselines, 100 steps, ranked by Felzenszwalb regions).
+    Xrai,
 }
 
 /// Options of `glassbox explain`.
@@ -128,6 +130,7 @@ fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Resul
         Method::GradcamPp => AttributionMethod::GradCamPlusPlus,
         Method::Occlusion => AttributionMethod::Occlusion,
         Method::Rise => AttributionMethod::Rise,
+        Method::Xrai => AttributionMethod::Xrai,
     };
     Ok(method.attribute(model, x, &t, args.steps)?)
 }

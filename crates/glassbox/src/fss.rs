@@ -46,6 +46,12 @@ pub enum FssMethod {
         /// Path steps.
         steps: usize,
     },
+    /// XRAI per support image: Integrated Gradients over the support images from zero,
+    /// ranked by each support's Felzenszwalb regions (the paper uses 25 steps).
+    Xrai {
+        /// Integrated-Gradients path points.
+        steps: usize,
+    },
     /// Grad-CAM on the supports' deepest matching-level features.
     GradCam,
     /// RISE over support images and masks.
@@ -67,6 +73,7 @@ impl FssMethod {
             Self::IntegratedGradients { steps: 25 },
             Self::BlurIntegratedGradients { steps: 25 },
             Self::GuidedIntegratedGradients { steps: 25 },
+            Self::Xrai { steps: 25 },
             Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
@@ -84,6 +91,7 @@ impl FssMethod {
             Self::IntegratedGradients { steps } => format!("ig{steps}"),
             Self::BlurIntegratedGradients { steps } => format!("blurig{steps}"),
             Self::GuidedIntegratedGradients { steps } => format!("guidedig{steps}"),
+            Self::Xrai { steps } => format!("xrai{steps}"),
             Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
@@ -91,7 +99,7 @@ impl FssMethod {
     }
 
     /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `guidedig` /
-    /// `guidedigN`, `rise` / `riseN`, `affinity`
+    /// `guidedigN`, `xrai` / `xraiN`, `rise` / `riseN`, `affinity`
     /// (= masked), `affinity_unmasked`, `affinity_masked`, `affinity_signed`.
     pub fn parse(name: &str) -> Result<Self> {
         let n = name
@@ -121,13 +129,15 @@ impl FssMethod {
                     Self::BlurIntegratedGradients { steps }
                 } else if let Some(steps) = number("guidedig", 25) {
                     Self::GuidedIntegratedGradients { steps }
+                } else if let Some(steps) = number("xrai", 25) {
+                    Self::Xrai { steps }
                 } else if let Some(steps) = number("ig", 25) {
                     Self::IntegratedGradients { steps }
                 } else if let Some(masks) = number("rise", 500) {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -188,6 +198,8 @@ impl FssMethod {
                 })
                 .attribute(model, input, None)?
             }
+            Self::Xrai { steps } => SupportAttributor::new(SupportMethod::Xrai { steps: *steps })
+                .attribute(model, input, None)?,
             Self::GradCam => model.support_grad_cam(input, None)?,
             Self::Rise { masks } => SupportAttributor::new(SupportMethod::Rise {
                 masks: *masks,

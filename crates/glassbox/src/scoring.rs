@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use glassbox_attribution::{
     BlurIntegratedGradients, GradCam, GuidedIntegratedGradients, InputXGradient,
-    IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
+    IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad, Xrai,
 };
 use glassbox_core::{
     Attribution, Classifier, Error, FeatureClassifier, HostTensor, Result, Target,
@@ -42,11 +42,13 @@ pub enum AttributionMethod {
     Occlusion,
     /// RISE random masks.
     Rise,
+    /// XRAI: Integrated Gradients ranked by Felzenszwalb regions.
+    Xrai,
 }
 
 impl AttributionMethod {
     /// Every method.
-    pub const ALL: [AttributionMethod; 10] = [
+    pub const ALL: [AttributionMethod; 11] = [
         Self::Saliency,
         Self::InputXGradient,
         Self::IntegratedGradients,
@@ -57,6 +59,7 @@ impl AttributionMethod {
         Self::GradCamPlusPlus,
         Self::Occlusion,
         Self::Rise,
+        Self::Xrai,
     ];
 
     /// Snake-case name (as in JSON and on the command line).
@@ -72,6 +75,7 @@ impl AttributionMethod {
             Self::GradCamPlusPlus => "grad_cam_plus_plus",
             Self::Occlusion => "occlusion",
             Self::Rise => "rise",
+            Self::Xrai => "xrai",
         }
     }
 
@@ -104,8 +108,8 @@ impl AttributionMethod {
         matches!(self, Self::GradCam | Self::GradCamPlusPlus)
     }
 
-    /// Attribute with the method's defaults; `steps` sets IG steps, SmoothGrad samples or RISE
-    /// masks.
+    /// Attribute with the method's defaults; `steps` sets IG steps (also XRAI's), SmoothGrad
+    /// samples or RISE masks.
     pub fn attribute<M: FeatureClassifier + ?Sized>(
         &self,
         model: &M,
@@ -154,6 +158,9 @@ impl AttributionMethod {
                 ..Rise::default()
             }
             .attribute(model, inputs, target),
+            Self::Xrai => Xrai::default()
+                .with_steps(steps.unwrap_or(100))
+                .attribute(model, inputs, target),
             Self::GradCam | Self::GradCamPlusPlus => Err(Error::Config(format!(
                 "{} needs a FeatureClassifier (use attribute)",
                 self.name()
