@@ -3,8 +3,9 @@
 //! * `ci`: what `.ci/run` checks — fmt, clippy with `-D warnings`, the workspace tests.
 //! * `fashion-subset`: redraw the embedded Fashion-MNIST subset from the Debian files
 //!   (wraps `scripts/make_fashion_subset.py`, which needs only Python's standard library).
-//! * `compare attribution`: regenerate the Captum and PAIR `saliency` (Blur IG, Guided IG,
-//!   XRAI) fixtures of glassbox-attribution's tests, and time Captum against glassbox on
+//! * `compare attribution`: regenerate the Captum, PAIR `saliency` (Blur IG, Guided IG, XRAI),
+//!   scikit-image (Felzenszwalb, SLIC) and scikit-learn (Lasso) fixtures of
+//!   glassbox-attribution's tests, and time Captum against glassbox on
 //!   SmallCnn and ResNet-18, printing the ratios.
 //! * `compare backbones`: time SmallCnn and ResNet-18 forward and training steps against
 //!   PyTorch on the same machine and thread count, printing the ratios.
@@ -15,7 +16,7 @@
 //!   (torchvision's classes, exported as safetensors).
 //!
 //! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy,
-//! safetensors, saliency 0.2.1 and scikit-image from PyPI on first use.
+//! safetensors, saliency 0.2.1, scikit-image 0.26 and scikit-learn from PyPI on first use.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -99,7 +100,8 @@ fn ensure_venv() -> bool {
                     "numpy",
                     "safetensors",
                     "saliency==0.2.1",
-                    "scikit-image",
+                    "scikit-image==0.26.0",
+                    "scikit-learn",
                 ],
             ))
 }
@@ -156,6 +158,10 @@ fn compare_attribution() -> bool {
         && run(
             PYTHON,
             &["xtask/peers/pair_xrai.py", &format!("{pair}/xrai.json")],
+        )
+        && run(
+            PYTHON,
+            &["xtask/peers/lime.py", &format!("{pair}/lime.json")],
         )
         && compare_timings(
             "xtask/peers/attribution.py",

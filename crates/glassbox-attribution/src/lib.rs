@@ -15,6 +15,7 @@
 //! | [`GradCam`] (+ Grad-CAM++) | `FeatureClassifier` | Selvaraju et al., 2017; Chattopadhay et al., 2018 |
 //! | [`Occlusion`] | `Classifier` | Zeiler & Fergus, 2014 |
 //! | [`Rise`] | `Classifier` | Petsiuk et al., 2018 |
+//! | [`Lime`] (over [`Slic`] superpixels, Lasso surrogate) | `Classifier` | Ribeiro et al., 2016 |
 //! | [`Xrai`] (regions from [`Felzenszwalb`] superpixels) | `Classifier` | Kapishnikov et al., 2019 |
 //! | [`SupportAttributor`] (saliency, IxG, IG over support images) | `FewShotSegmenter` | gradient baselines for matching-based segmentation |
 //!
@@ -28,6 +29,7 @@ mod common;
 pub mod grad_cam;
 pub mod guided_ig;
 pub mod integrated_gradients;
+pub mod lime;
 pub mod occlusion;
 pub mod quadrature;
 pub mod rise;
@@ -35,17 +37,19 @@ pub mod saliency;
 pub mod segmentation;
 pub mod smooth_grad;
 pub mod support;
+pub mod surrogate;
 pub mod xrai;
 
 pub use blur_ig::BlurIntegratedGradients;
 pub use grad_cam::GradCam;
 pub use guided_ig::GuidedIntegratedGradients;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
+pub use lime::Lime;
 pub use occlusion::Occlusion;
 pub use quadrature::IntegrationRule;
 pub use rise::Rise;
 pub use saliency::{InputXGradient, Saliency};
-pub use segmentation::{Felzenszwalb, PixelGraph, Segmentation};
+pub use segmentation::{Felzenszwalb, PixelGraph, Segmentation, Slic};
 pub use smooth_grad::{NoiseStatistic, SmoothGrad};
 pub use support::{SupportAttributor, SupportMethod};
 pub use xrai::{Xrai, XraiBaselines, XraiRegions, XraiSegmentation};
