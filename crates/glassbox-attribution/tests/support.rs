@@ -375,3 +375,65 @@ fn support_xrai_keeps_the_integrated_gradients_total_and_ranks_the_bright_half_f
         assert!((map[y * w + 1] - 0.1 * q).abs() < 1e-2 * q, "row {y}");
     }
 }
+
+#[test]
+fn support_lime_recovers_each_superpixels_share_on_a_linear_segmenter() {
+    // With images and masks multiplied by the same 0/1 state, the closed-form segmenter's
+    // score is Q̄ · Σ_f z_f Σ_{p∈f} s_p m_p: linear in the states, so the unpenalised
+    // surrogate's coefficient of superpixel f is exactly Q̄ · Σ_{p∈f} s_p m_p (Q̄ the mean
+    // query value over the region).
+    use glassbox_attribution::Slic;
+    let dev = Device::flex();
+    let (h, w) = (8, 8);
+    let s: Vec<f32> = (0..2 * h * w)
+        .map(|i| ((i * 7 % 17) as f32) / 17.0 + 0.2)
+        .collect();
+    let m: Vec<f32> = (0..2 * h * w)
+        .map(|i| if (i % w) < 5 && i % 3 != 0 { 1.0 } else { 0.0 })
+        .collect();
+    let q: Vec<f32> = (0..h * w).map(|i| 0.5 + (i % 5) as f32 / 10.0).collect();
+    let input = FewShotInput {
+        query: Tensor::from_data(TensorData::new(q.clone(), [1, 1, h, w]), &dev),
+        support_images: Tensor::from_data(TensorData::new(s.clone(), [1, 2, 1, h, w]), &dev),
+        support_masks: Tensor::from_data(TensorData::new(m.clone(), [1, 2, h, w]), &dev),
+    };
+    let region = Tensor::<3>::ones([1, h, w], &dev);
+    let q_mean = q.iter().sum::<f32>() / (h * w) as f32;
+    let got = SupportAttributor::new(SupportMethod::Lime {
+        samples: 40,
+        segments: 4,
+        compactness: 10.0,
+        alpha: 0.0,
+        image_weight: 0.2,
+        kernel_width: 1.0,
+        seed: 3,
+        batch_size: 16,
+    })
+    .attribute(&segmenter, &input, Some(region))
+    .unwrap();
+    assert_eq!(got.support.dims(), [1, 2, h, w]);
+    let map = values(got.support);
+    for shot in 0..2 {
+        let image: Vec<f64> = s[shot * h * w..(shot + 1) * h * w]
+            .iter()
+            .map(|v| *v as f64)
+            .collect();
+        let seg = Slic::default()
+            .with_segments(4)
+            .segment(&image, [1, h, w])
+            .unwrap();
+        assert!(seg.count >= 2, "{}", seg.count);
+        let mut share = vec![0.0f32; seg.count];
+        for p in 0..h * w {
+            share[seg.labels[p]] += s[shot * h * w + p] * m[shot * h * w + p] * q_mean;
+        }
+        for p in 0..h * w {
+            let g = map[shot * h * w + p];
+            let want = share[seg.labels[p]];
+            assert!(
+                (g - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "shot {shot} pixel {p}: {g} vs {want}"
+            );
+        }
+    }
+}

@@ -42,6 +42,8 @@ pub enum Method {
     Rise,
     /// XRAI (IG over min/max baselines, 100 steps, ranked by Felzenszwalb regions).
     Xrai,
+    /// LIME over SLIC superpixels (50 samples, Lasso α 0.01).
+    Lime,
 }
 
 /// Options of `glassbox explain`.
@@ -131,6 +133,7 @@ fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Resul
         Method::Occlusion => AttributionMethod::Occlusion,
         Method::Rise => AttributionMethod::Rise,
         Method::Xrai => AttributionMethod::Xrai,
+        Method::Lime => AttributionMethod::Lime,
     };
     Ok(method.attribute(model, x, &t, args.steps)?)
 }

@@ -28,7 +28,7 @@ pub struct MetricArgs {
     #[arg(long)]
     pub attributions: Option<PathBuf>,
     /// Instead of --attributions: attribution methods to compute and compare, comma-separated
-    /// (saliency, ixg, ig, blur-ig, guided-ig, smoothgrad, gradcam, gradcam-pp, occlusion, rise, xrai); writes a method ×
+    /// (saliency, ixg, ig, blur-ig, guided-ig, smoothgrad, gradcam, gradcam-pp, occlusion, rise, xrai, lime); writes a method ×
     /// metric table.
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,

@@ -52,6 +52,12 @@ pub enum FssMethod {
         /// Integrated-Gradients path points.
         steps: usize,
     },
+    /// LIME over the supports' SLIC superpixels (80 segments, compactness 10, Lasso α 0.01,
+    /// image weight 0.2, kernel width 1; the paper uses 25 samples).
+    Lime {
+        /// Perturbed copies per episode.
+        samples: usize,
+    },
     /// Grad-CAM on the supports' deepest matching-level features.
     GradCam,
     /// RISE over support images and masks.
@@ -74,6 +80,7 @@ impl FssMethod {
             Self::BlurIntegratedGradients { steps: 25 },
             Self::GuidedIntegratedGradients { steps: 25 },
             Self::Xrai { steps: 25 },
+            Self::Lime { samples: 25 },
             Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
@@ -92,6 +99,7 @@ impl FssMethod {
             Self::BlurIntegratedGradients { steps } => format!("blurig{steps}"),
             Self::GuidedIntegratedGradients { steps } => format!("guidedig{steps}"),
             Self::Xrai { steps } => format!("xrai{steps}"),
+            Self::Lime { samples } => format!("lime{samples}"),
             Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
@@ -99,7 +107,7 @@ impl FssMethod {
     }
 
     /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `guidedig` /
-    /// `guidedigN`, `xrai` / `xraiN`, `rise` / `riseN`, `affinity`
+    /// `guidedigN`, `xrai` / `xraiN`, `lime` / `limeN`, `rise` / `riseN`, `affinity`
     /// (= masked), `affinity_unmasked`, `affinity_masked`, `affinity_signed`.
     pub fn parse(name: &str) -> Result<Self> {
         let n = name
@@ -129,6 +137,8 @@ impl FssMethod {
                     Self::BlurIntegratedGradients { steps }
                 } else if let Some(steps) = number("guidedig", 25) {
                     Self::GuidedIntegratedGradients { steps }
+                } else if let Some(samples) = number("lime", 25) {
+                    Self::Lime { samples }
                 } else if let Some(steps) = number("xrai", 25) {
                     Self::Xrai { steps }
                 } else if let Some(steps) = number("ig", 25) {
@@ -137,7 +147,7 @@ impl FssMethod {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, limeN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -200,6 +210,17 @@ impl FssMethod {
             }
             Self::Xrai { steps } => SupportAttributor::new(SupportMethod::Xrai { steps: *steps })
                 .attribute(model, input, None)?,
+            Self::Lime { samples } => SupportAttributor::new(SupportMethod::Lime {
+                samples: *samples,
+                segments: 80,
+                compactness: 10.0,
+                alpha: 0.01,
+                image_weight: 0.2,
+                kernel_width: 1.0,
+                seed,
+                batch_size: 25,
+            })
+            .attribute(model, input, None)?,
             Self::GradCam => model.support_grad_cam(input, None)?,
             Self::Rise { masks } => SupportAttributor::new(SupportMethod::Rise {
                 masks: *masks,

@@ -8,7 +8,7 @@
 use burn::prelude::*;
 use glassbox_attribution::{
     BlurIntegratedGradients, GradCam, GuidedIntegratedGradients, InputXGradient,
-    IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad, Xrai,
+    IntegratedGradients, Lime, Occlusion, Rise, Saliency, SmoothGrad, Xrai,
 };
 use glassbox_core::{
     Attribution, Classifier, Error, FeatureClassifier, HostTensor, Result, Target,
@@ -44,11 +44,13 @@ pub enum AttributionMethod {
     Rise,
     /// XRAI: Integrated Gradients ranked by Felzenszwalb regions.
     Xrai,
+    /// LIME over SLIC superpixels (Lasso surrogate).
+    Lime,
 }
 
 impl AttributionMethod {
     /// Every method.
-    pub const ALL: [AttributionMethod; 11] = [
+    pub const ALL: [AttributionMethod; 12] = [
         Self::Saliency,
         Self::InputXGradient,
         Self::IntegratedGradients,
@@ -60,6 +62,7 @@ impl AttributionMethod {
         Self::Occlusion,
         Self::Rise,
         Self::Xrai,
+        Self::Lime,
     ];
 
     /// Snake-case name (as in JSON and on the command line).
@@ -76,6 +79,7 @@ impl AttributionMethod {
             Self::Occlusion => "occlusion",
             Self::Rise => "rise",
             Self::Xrai => "xrai",
+            Self::Lime => "lime",
         }
     }
 
@@ -109,7 +113,7 @@ impl AttributionMethod {
     }
 
     /// Attribute with the method's defaults; `steps` sets IG steps (also XRAI's), SmoothGrad
-    /// samples or RISE masks.
+    /// or LIME samples, or RISE masks.
     pub fn attribute<M: FeatureClassifier + ?Sized>(
         &self,
         model: &M,
@@ -160,6 +164,9 @@ impl AttributionMethod {
             .attribute(model, inputs, target),
             Self::Xrai => Xrai::default()
                 .with_steps(steps.unwrap_or(100))
+                .attribute(model, inputs, target),
+            Self::Lime => Lime::default()
+                .with_samples(steps.unwrap_or(50))
                 .attribute(model, inputs, target),
             Self::GradCam | Self::GradCamPlusPlus => Err(Error::Config(format!(
                 "{} needs a FeatureClassifier (use attribute)",
