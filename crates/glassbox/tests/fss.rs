@@ -31,8 +31,16 @@ fn method_names_round_trip_and_unknown_names_error() {
         FssMethod::parse("guided-ig").unwrap(),
         FssMethod::GuidedIntegratedGradients { steps: 25 }
     );
+    assert_eq!(
+        FssMethod::parse("xrai").unwrap(),
+        FssMethod::Xrai { steps: 25 }
+    );
+    assert_eq!(
+        FssMethod::parse("LIME40").unwrap(),
+        FssMethod::Lime { samples: 40 }
+    );
     assert!(FssMethod::parse("ig0").is_err());
-    assert!(FssMethod::parse("lime").is_err());
+    assert!(FssMethod::parse("deeplift").is_err());
 }
 
 #[test]
@@ -47,6 +55,8 @@ fn evaluation_table_has_a_row_per_method() {
         FssMethod::GradCam,
         FssMethod::BlurIntegratedGradients { steps: 2 },
         FssMethod::GuidedIntegratedGradients { steps: 2 },
+        FssMethod::Xrai { steps: 2 },
+        FssMethod::Lime { samples: 6 },
         FssMethod::Affinity(Variant::Signed),
     ];
     let config = FssEvaluationConfig {
