@@ -34,14 +34,11 @@ pub fn gaussian_blur_matrix(n: usize, sigma: f64) -> Vec<f32> {
         }
         return b;
     }
-    let radius = (4.0 * sigma + 0.5) as i64;
-    let weights: Vec<f64> = (-radius..=radius)
-        .map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp())
-        .collect();
-    let total: f64 = weights.iter().sum();
+    let weights = crate::common::scipy_gaussian_kernel(sigma);
+    let radius = (weights.len() / 2) as i64;
     for i in 0..n as i64 {
         for j in (i - radius).max(0)..=(i + radius).min(n as i64 - 1) {
-            b[(i * n as i64 + j) as usize] = (weights[(j - i + radius) as usize] / total) as f32;
+            b[(i * n as i64 + j) as usize] = weights[(j - i + radius) as usize] as f32;
         }
     }
     b

@@ -166,6 +166,17 @@ pub(crate) fn repeat_targets(targets: &[usize], times: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The normalised 1-D Gaussian of `scipy.ndimage.gaussian_filter1d` (`truncate = 4`): taps
+/// `-r..=r` with `r = ⌊4σ + ½⌋`. `sigma` must be positive.
+pub(crate) fn scipy_gaussian_kernel(sigma: f64) -> Vec<f64> {
+    let radius = (4.0 * sigma + 0.5) as i64;
+    let weights: Vec<f64> = (-radius..=radius)
+        .map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp())
+        .collect();
+    let total: f64 = weights.iter().sum();
+    weights.into_iter().map(|v| v / total).collect()
+}
+
 /// Validate an optional internal batch size.
 pub(crate) fn check_batch_size(batch_size: Option<usize>) -> Result<()> {
     if batch_size == Some(0) {

@@ -528,14 +528,11 @@ fn support_lime<M: FewShotSegmenter + ?Sized>(
             .iter()
             .flat_map(|state| labels.iter().map(|&l| if state[l] { 1.0 } else { 0.0 }))
             .collect();
-        let r = region.clone().slice(s![i..i + 1]).reshape([1, hw]);
-        let area = r.clone().sum().into_scalar::<f32>().max(1.0);
         let scores = score_multiplied_supports(
             model,
             input,
             i,
-            &r,
-            area,
+            region,
             &multipliers,
             [samples, batch_size],
             Readout::Logit,
@@ -595,20 +592,20 @@ enum Readout {
 
 /// Score episode `i` of `input` with its support images **and** masks multiplied by each of
 /// `copies` multipliers (`multipliers`: `copies × K × H × W`, copy-major), `batch_size`
-/// copies per forward pass: the readout's mean over the region `r` (`[1, H·W]`, `area`
-/// pixels), one score per copy.
-#[allow(clippy::too_many_arguments)]
+/// copies per forward pass: the readout's mean over the episode's query region (`region`:
+/// `[N, H, W]`), one score per copy.
 fn score_multiplied_supports<M: FewShotSegmenter + ?Sized>(
     model: &M,
     input: &FewShotInput,
     i: usize,
-    r: &Tensor<2>,
-    area: f32,
+    region: &Tensor<3>,
     multipliers: &[f32],
     [copies, batch_size]: [usize; 2],
     readout: Readout,
 ) -> Result<Vec<f32>> {
     let [_, k, _, h, w] = input.support_images.dims();
+    let r = region.clone().slice(s![i..i + 1]).reshape([1, h * w]);
+    let area = r.clone().sum().into_scalar::<f32>().max(1.0);
     let device = input.query.device();
     let khw = k * h * w;
     let mut scores = Vec::with_capacity(copies);
@@ -665,14 +662,11 @@ fn support_rise<M: FewShotSegmenter + ?Sized>(
     for i in 0..n {
         let mut rng = glassbox_core::rng::SplitMix64::derive(seed, i as u64);
         let all = crate::rise::rise_masks(count * k, cells, p, h, w, &mut rng); // [count·K, H, W]
-        let r = region.clone().slice(s![i..i + 1]).reshape([1, h * w]);
-        let area = r.clone().sum().into_scalar::<f32>().max(1.0);
         let scores = score_multiplied_supports(
             model,
             input,
             i,
-            &r,
-            area,
+            region,
             &all,
             [count, batch_size],
             Readout::Probability,

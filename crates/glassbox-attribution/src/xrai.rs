@@ -64,13 +64,7 @@ impl XraiSegmentation {
     /// `H × W` per segment and scale, scale-major, labels ascending within a scale.
     pub fn masks(&self, image: &[f64], dims: [usize; 3]) -> Result<Vec<Vec<bool>>> {
         let [c, h, w] = dims;
-        if c * h * w == 0 || image.len() != c * h * w {
-            return Err(Error::shape(
-                "image to segment",
-                format!("{} values for {dims:?} (no empty axis)", c * h * w),
-                &[image.len()],
-            ));
-        }
+        crate::segmentation::check_image(image, dims)?;
         if self.scales.is_empty() || self.resize == Some(0) {
             return Err(Error::config(
                 "XRAI segmentation needs at least one scale and a non-zero resize",

@@ -13,7 +13,7 @@
 use glassbox_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Segmentation, gaussian_filter_reflect};
+use super::{Segmentation, check_image, gaussian_filter_reflect};
 
 /// Felzenszwalb's segmentation; the defaults are scikit-image's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -126,24 +126,11 @@ impl PixelGraph {
     /// distance of their channel vectors.
     pub fn new(image: &[f64], dims: [usize; 3], sigma: f64) -> Result<Self> {
         let [c, h, w] = dims;
-        if c == 0 || h == 0 || w == 0 || image.len() != c * h * w {
-            return Err(Error::shape(
-                "image to segment",
-                format!("{} values for {dims:?} (no empty axis)", c * h * w),
-                &[image.len()],
-            ));
-        }
+        check_image(image, dims)?;
         if !(sigma.is_finite() && sigma >= 0.0) {
             return Err(Error::config(format!(
                 "Felzenszwalb needs sigma >= 0, got {sigma}"
             )));
-        }
-        let count = image.iter().filter(|v| !v.is_finite()).count();
-        if count > 0 {
-            return Err(Error::NonFinite {
-                what: "image to segment".into(),
-                count,
-            });
         }
         let smooth: Vec<f64> = image
             .chunks(h * w)

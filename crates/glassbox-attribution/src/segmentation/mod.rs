@@ -3,6 +3,8 @@
 //! reproduce scikit-image's implementations, against which `tests/pair_xrai.rs` and
 //! `tests/lime.rs` check them.
 
+use glassbox_core::{Error, Result};
+
 mod felzenszwalb;
 mod slic;
 
@@ -33,18 +35,34 @@ impl Segmentation {
     }
 }
 
+/// Check an image to segment: `[C, H, W]` values (`dims`, no empty axis), all finite.
+pub(crate) fn check_image(image: &[f64], dims: [usize; 3]) -> Result<()> {
+    let [c, h, w] = dims;
+    if c * h * w == 0 || image.len() != c * h * w {
+        return Err(Error::shape(
+            "image to segment",
+            format!("{} values for {dims:?} (no empty axis)", c * h * w),
+            &[image.len()],
+        ));
+    }
+    let count = image.iter().filter(|v| !v.is_finite()).count();
+    if count > 0 {
+        return Err(Error::NonFinite {
+            what: "image to segment".into(),
+            count,
+        });
+    }
+    Ok(())
+}
+
 /// `scipy.ndimage.gaussian_filter` of one `h × w` plane with the default `mode="reflect"`
 /// (`d c b a | a b c d | d c b a`) and `truncate = 4`, in double precision.
 pub fn gaussian_filter_reflect(plane: &[f64], h: usize, w: usize, sigma: f64) -> Vec<f64> {
     if sigma <= 0.0 {
         return plane.to_vec();
     }
-    let radius = (4.0 * sigma + 0.5) as i64;
-    let mut kernel: Vec<f64> = (-radius..=radius)
-        .map(|x| (-0.5 * (x as f64 / sigma).powi(2)).exp())
-        .collect();
-    let total: f64 = kernel.iter().sum();
-    kernel.iter_mut().for_each(|v| *v /= total);
+    let kernel = crate::common::scipy_gaussian_kernel(sigma);
+    let radius = (kernel.len() / 2) as i64;
     let reflect = |i: i64, n: usize| -> usize {
         let n = n as i64;
         let period = 2 * n;

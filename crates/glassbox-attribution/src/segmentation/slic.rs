@@ -13,7 +13,7 @@
 use glassbox_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use super::Segmentation;
+use super::{Segmentation, check_image};
 
 /// SLIC; the defaults are scikit-image's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,13 +59,7 @@ impl Slic {
     /// Segment `image`, channel-major `[C, H, W]` (`dims`).
     pub fn segment(&self, image: &[f64], dims: [usize; 3]) -> Result<Segmentation> {
         let [c, h, w] = dims;
-        if c * h * w == 0 || image.len() != c * h * w {
-            return Err(Error::shape(
-                "image to segment",
-                format!("{} values for {dims:?} (no empty axis)", c * h * w),
-                &[image.len()],
-            ));
-        }
+        check_image(image, dims)?;
         if self.segments == 0
             || !(self.compactness.is_finite() && self.compactness > 0.0)
             || !(self.min_size_factor.is_finite() && self.max_size_factor.is_finite())
@@ -75,13 +69,6 @@ impl Slic {
             return Err(Error::config(format!(
                 "SLIC needs segments >= 1, compactness > 0 and finite size factors, got {self:?}"
             )));
-        }
-        let bad = image.iter().filter(|v| !v.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::NonFinite {
-                what: "image to segment".into(),
-                count: bad,
-            });
         }
         // Rescale to [0, 1] (all channels together), then weight colour by 1 / compactness.
         let (lo, hi) = image
