@@ -7,13 +7,14 @@
 //!
 //! Without `runs/train` the example trains a quick 1-epoch model first. Rows are test images;
 //! columns are the input and the relevance of Saliency, Input×Gradient, Integrated Gradients,
-//! SmoothGrad, Grad-CAM, Occlusion and RISE for the predicted class, overlaid on the image.
+//! SmoothGrad, Grad-CAM, Occlusion, RISE, XRAI and LIME for the predicted class, overlaid on the
+//! image.
 
 use std::path::Path;
 
 use burn::prelude::*;
 use glassbox::attribution::{
-    GradCam, InputXGradient, IntegratedGradients, Occlusion, Rise, Saliency, SmoothGrad,
+    GradCam, InputXGradient, IntegratedGradients, Lime, Occlusion, Rise, Saliency, SmoothGrad, Xrai,
 };
 use glassbox::classification::{TrainConfig, train_classifier};
 use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
@@ -57,6 +58,8 @@ fn main() -> Result<()> {
         GradCam::default().attribute(&model, x.clone(), &target)?,
         Occlusion::default().attribute(&model, x.clone(), &target)?,
         Rise::default().attribute(&model, x.clone(), &target)?,
+        Xrai::default().attribute(&model, x.clone(), &target)?,
+        Lime::default().attribute(&model, x.clone(), &target)?,
     ];
 
     let mut grid = ImageGrid::new(1 + methods.len(), 84, 84);
