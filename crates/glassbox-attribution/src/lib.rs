@@ -17,10 +17,10 @@
 //! | [`Rise`] | `Classifier` | Petsiuk et al., 2018 |
 //! | [`Lime`] (over [`Slic`] superpixels, Lasso surrogate) | `Classifier` | Ribeiro et al., 2016 |
 //! | [`Xrai`] (regions from [`Felzenszwalb`] superpixels) | `Classifier` | Kapishnikov et al., 2019 |
-//! | [`SupportAttributor`] (saliency, IxG, IG over support images) | `FewShotSegmenter` | gradient baselines for matching-based segmentation |
+//! | [`SupportAttributor`] (saliency, IxG, IG, Blur IG, Guided IG, XRAI, LIME, RISE over support images) | `FewShotSegmenter` | baselines for matching-based segmentation, adapted as the Affinity Explainer paper does |
 //!
-//! Every perturbation (IG path points, SmoothGrad samples, occlusion windows, RISE masks) is
-//! batched into as few passes as the `batch_size` option allows. Models should be in inference
+//! Every perturbation (IG path points, SmoothGrad samples, occlusion windows, RISE masks, LIME
+//! copies) is batched into as few passes as the `batch_size` option allows. Models should be in inference
 //! mode (`model.valid()`) so that batch norm does not couple the rows of a batch; the model may
 //! live on a plain device — gradients are taken on the autodiff version of the input's device.
 
