@@ -20,13 +20,8 @@ use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/captum_tiny.json");
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+mod common;
+use common::{floats, values};
 
 fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
     let shape: Vec<usize> = v["shape"]
@@ -107,10 +102,6 @@ fn assert_close(name: &str, got: Vec<f32>, want: Vec<f32>, tol: f32) {
         worst <= tol,
         "{name}: worst relative error {worst:e} > {tol:e}"
     );
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec_as::<f32>().unwrap()
 }
 
 #[test]

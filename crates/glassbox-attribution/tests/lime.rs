@@ -16,18 +16,8 @@ use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/lime.json");
 
-fn flat(v: &Value, out: &mut Vec<f64>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|x| flat(x, out)),
-        x => out.push(x.as_f64().unwrap()),
-    }
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    let mut out = Vec::new();
-    flat(v, &mut out);
-    out
-}
+mod common;
+use common::floats64 as floats;
 
 #[test]
 fn slic_matches_scikit_image() {

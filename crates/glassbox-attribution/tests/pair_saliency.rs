@@ -20,22 +20,8 @@ use serde_json::Value;
 const FIXTURE: &str = include_str!("fixtures/blur_ig.json");
 const GUIDED: &str = include_str!("fixtures/guided_ig.json");
 
-fn flat(v: &Value, out: &mut Vec<f32>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|x| flat(x, out)),
-        x => out.push(x.as_f64().unwrap() as f32),
-    }
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    let mut out = Vec::new();
-    flat(v, &mut out);
-    out
-}
-
-fn values(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_into_vec_as::<f32>().unwrap()
-}
+mod common;
+use common::{floats, values};
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}");

@@ -24,18 +24,8 @@ fn fixture() -> Value {
     serde_json::from_str(FIXTURE).unwrap()
 }
 
-fn flat(v: &Value, out: &mut Vec<f64>) {
-    match v {
-        Value::Array(items) => items.iter().for_each(|x| flat(x, out)),
-        x => out.push(x.as_f64().unwrap()),
-    }
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    let mut out = Vec::new();
-    flat(v, &mut out);
-    out
-}
+mod common;
+use common::floats64 as floats;
 
 /// `[C, H, W]` of a nested JSON array.
 fn dims3(v: &Value) -> [usize; 3] {

@@ -33,9 +33,8 @@ fn episode(dev: &Device) -> (FewShotInput, Vec<f32>, Vec<f32>, Vec<f32>) {
     (input, q, s, m)
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec_as::<f32>().unwrap()
-}
+mod common;
+use common::values;
 
 /// The score the Blur/Guided IG adaptations explain for episode `n`: the mean foreground
 /// probability of `segmenter` over the episode's region (`region_v`, 2×2 per episode).

@@ -1,0 +1,31 @@
+//! Helpers shared by the reference-fixture tests: nested JSON arrays flattened to numbers, and
+//! tensors read back to the host.
+
+// Each test binary includes this module and uses a subset of it.
+#![allow(dead_code)]
+
+use burn::prelude::*;
+use serde_json::Value;
+
+/// Every number of a (nested) JSON array, in order, as f64.
+pub fn floats64(v: &Value) -> Vec<f64> {
+    fn walk(v: &Value, out: &mut Vec<f64>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|x| walk(x, out)),
+            x => out.push(x.as_f64().expect("a number")),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
+/// [`floats64`] as f32.
+pub fn floats(v: &Value) -> Vec<f32> {
+    floats64(v).into_iter().map(|x| x as f32).collect()
+}
+
+/// A tensor's values on the host.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_into_vec_as::<f32>().unwrap()
+}
