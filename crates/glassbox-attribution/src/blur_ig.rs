@@ -99,34 +99,17 @@ impl Default for BlurIntegratedGradients {
 }
 
 impl BlurIntegratedGradients {
-    /// Set the strongest blur.
-    pub fn with_max_sigma(mut self, max_sigma: f64) -> Self {
-        self.max_sigma = max_sigma;
-        self
-    }
-
-    /// Set the number of path points.
-    pub fn with_steps(mut self, steps: usize) -> Self {
-        self.steps = steps;
-        self
-    }
-
-    /// Set the forward-difference step.
-    pub fn with_grad_step(mut self, grad_step: f64) -> Self {
-        self.grad_step = grad_step;
-        self
-    }
-
-    /// Square-root spacing of the scales.
-    pub fn with_sqrt(mut self, sqrt: bool) -> Self {
-        self.sqrt = sqrt;
-        self
-    }
-
-    /// Set the internal batch size (rows per pass).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = Some(batch_size);
-        self
+    crate::common::setters! {
+        /// Set the strongest blur.
+        with_max_sigma(max_sigma: f64) => max_sigma = max_sigma;
+        /// Set the number of path points.
+        with_steps(steps: usize) => steps = steps;
+        /// Set the forward-difference step.
+        with_grad_step(grad_step: f64) => grad_step = grad_step;
+        /// Square-root spacing of the scales.
+        with_sqrt(sqrt: bool) => sqrt = sqrt;
+        /// Set the internal batch size (rows per pass).
+        with_batch_size(batch_size: usize) => batch_size = Some(batch_size);
     }
 
     /// Check the settings (a typed error for zero steps or a non-positive scale).

@@ -177,6 +177,21 @@ pub(crate) fn scipy_gaussian_kernel(sigma: f64) -> Vec<f64> {
     weights.into_iter().map(|v| v / total).collect()
 }
 
+/// Builder-style setters: each `with_x(arg: T) => field = value;` becomes a documented
+/// `pub fn with_x(mut self, arg: T) -> Self` that stores `value` in `field`.
+macro_rules! setters {
+    ($( $(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.$field = $value;
+                self
+            }
+        )*
+    };
+}
+pub(crate) use setters;
+
 /// Validate an optional internal batch size.
 pub(crate) fn check_batch_size(batch_size: Option<usize>) -> Result<()> {
     if batch_size == Some(0) {

@@ -49,34 +49,17 @@ impl Default for GuidedIntegratedGradients {
 }
 
 impl GuidedIntegratedGradients {
-    /// Set the number of steps.
-    pub fn with_steps(mut self, steps: usize) -> Self {
-        self.steps = steps;
-        self
-    }
-
-    /// Set the fraction of features moved per step.
-    pub fn with_fraction(mut self, fraction: f64) -> Self {
-        self.fraction = fraction;
-        self
-    }
-
-    /// Set the maximum deviation from the straight line.
-    pub fn with_max_dist(mut self, max_dist: f64) -> Self {
-        self.max_dist = max_dist;
-        self
-    }
-
-    /// Set the baseline.
-    pub fn with_baseline(mut self, baseline: Baseline) -> Self {
-        self.baseline = baseline;
-        self
-    }
-
-    /// Set the internal batch size.
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = Some(batch_size);
-        self
+    crate::common::setters! {
+        /// Set the number of steps.
+        with_steps(steps: usize) => steps = steps;
+        /// Set the fraction of features moved per step.
+        with_fraction(fraction: f64) => fraction = fraction;
+        /// Set the maximum deviation from the straight line.
+        with_max_dist(max_dist: f64) => max_dist = max_dist;
+        /// Set the baseline.
+        with_baseline(baseline: Baseline) => baseline = baseline;
+        /// Set the internal batch size.
+        with_batch_size(batch_size: usize) => batch_size = Some(batch_size);
     }
 
     /// Check the settings (typed errors for zero steps or fractions outside (0, 1]).

@@ -100,28 +100,15 @@ pub struct IntegratedGradientsOutput {
 }
 
 impl IntegratedGradients {
-    /// Set the number of steps.
-    pub fn with_steps(mut self, steps: usize) -> Self {
-        self.steps = steps;
-        self
-    }
-
-    /// Set the integration rule.
-    pub fn with_rule(mut self, rule: IntegrationRule) -> Self {
-        self.rule = rule;
-        self
-    }
-
-    /// Set the baseline.
-    pub fn with_baseline(mut self, baseline: Baseline) -> Self {
-        self.baseline = baseline;
-        self
-    }
-
-    /// Set the internal batch size (rows per pass).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = Some(batch_size);
-        self
+    crate::common::setters! {
+        /// Set the number of steps.
+        with_steps(steps: usize) => steps = steps;
+        /// Set the integration rule.
+        with_rule(rule: IntegrationRule) => rule = rule;
+        /// Set the baseline.
+        with_baseline(baseline: Baseline) => baseline = baseline;
+        /// Set the internal batch size (rows per pass).
+        with_batch_size(batch_size: usize) => batch_size = Some(batch_size);
     }
 
     /// Attribute and return the convergence delta too (one extra forward pass over the

@@ -65,46 +65,21 @@ impl Default for Lime {
 }
 
 impl Lime {
-    /// Set the number of perturbed copies per input.
-    pub fn with_samples(mut self, samples: usize) -> Self {
-        self.samples = samples;
-        self
-    }
-
-    /// Set the Lasso penalty.
-    pub fn with_alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Set the superpixels used as features.
-    pub fn with_superpixels(mut self, superpixels: Slic) -> Self {
-        self.superpixels = superpixels;
-        self
-    }
-
-    /// Use a fixed label map over `H × W` as the features of every input.
-    pub fn with_features(mut self, labels: Vec<usize>) -> Self {
-        self.features = Some(labels);
-        self
-    }
-
-    /// Set the baseline an "off" feature takes.
-    pub fn with_baseline(mut self, baseline: Baseline) -> Self {
-        self.baseline = baseline;
-        self
-    }
-
-    /// Set the seed of the on/off states.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Set the internal batch size (copies per pass).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = Some(batch_size);
-        self
+    crate::common::setters! {
+        /// Set the number of perturbed copies per input.
+        with_samples(samples: usize) => samples = samples;
+        /// Set the Lasso penalty.
+        with_alpha(alpha: f64) => alpha = alpha;
+        /// Set the superpixels used as features.
+        with_superpixels(superpixels: Slic) => superpixels = superpixels;
+        /// Use a fixed label map over `H × W` as the features of every input.
+        with_features(labels: Vec<usize>) => features = Some(labels);
+        /// Set the baseline an "off" feature takes.
+        with_baseline(baseline: Baseline) => baseline = baseline;
+        /// Set the seed of the on/off states.
+        with_seed(seed: u64) => seed = seed;
+        /// Set the internal batch size (copies per pass).
+        with_batch_size(batch_size: usize) => batch_size = Some(batch_size);
     }
 
     fn check(&self) -> Result<()> {

@@ -262,46 +262,21 @@ impl Default for Xrai {
 }
 
 impl Xrai {
-    /// Set the Integrated-Gradients steps.
-    pub fn with_steps(mut self, steps: usize) -> Self {
-        self.steps = steps;
-        self
-    }
-
-    /// Set the Integrated-Gradients quadrature.
-    pub fn with_rule(mut self, rule: IntegrationRule) -> Self {
-        self.rule = rule;
-        self
-    }
-
-    /// Set the Integrated-Gradients baselines.
-    pub fn with_baselines(mut self, baselines: XraiBaselines) -> Self {
-        self.baselines = baselines;
-        self
-    }
-
-    /// Set how candidate regions are built.
-    pub fn with_segmentation(mut self, segmentation: XraiSegmentation) -> Self {
-        self.segmentation = segmentation;
-        self
-    }
-
-    /// Set the area threshold.
-    pub fn with_area_threshold(mut self, area_threshold: f64) -> Self {
-        self.area_threshold = area_threshold;
-        self
-    }
-
-    /// Set the smallest number of new pixels a candidate must add.
-    pub fn with_min_pixel_diff(mut self, min_pixel_diff: usize) -> Self {
-        self.min_pixel_diff = min_pixel_diff;
-        self
-    }
-
-    /// Set the internal batch size (rows per pass).
-    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = Some(batch_size);
-        self
+    crate::common::setters! {
+        /// Set the Integrated-Gradients steps.
+        with_steps(steps: usize) => steps = steps;
+        /// Set the Integrated-Gradients quadrature.
+        with_rule(rule: IntegrationRule) => rule = rule;
+        /// Set the Integrated-Gradients baselines.
+        with_baselines(baselines: XraiBaselines) => baselines = baselines;
+        /// Set how candidate regions are built.
+        with_segmentation(segmentation: XraiSegmentation) => segmentation = segmentation;
+        /// Set the area threshold.
+        with_area_threshold(area_threshold: f64) => area_threshold = area_threshold;
+        /// Set the smallest number of new pixels a candidate must add.
+        with_min_pixel_diff(min_pixel_diff: usize) => min_pixel_diff = min_pixel_diff;
+        /// Set the internal batch size (rows per pass).
+        with_batch_size(batch_size: usize) => batch_size = Some(batch_size);
     }
 
     fn check(&self) -> Result<()> {

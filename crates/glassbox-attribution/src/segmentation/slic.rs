@@ -44,16 +44,11 @@ impl Default for Slic {
 }
 
 impl Slic {
-    /// Set the approximate number of superpixels.
-    pub fn with_segments(mut self, segments: usize) -> Self {
-        self.segments = segments;
-        self
-    }
-
-    /// Set the compactness.
-    pub fn with_compactness(mut self, compactness: f64) -> Self {
-        self.compactness = compactness;
-        self
+    crate::common::setters! {
+        /// Set the approximate number of superpixels.
+        with_segments(segments: usize) => segments = segments;
+        /// Set the compactness.
+        with_compactness(compactness: f64) => compactness = compactness;
     }
 
     /// Segment `image`, channel-major `[C, H, W]` (`dims`).
