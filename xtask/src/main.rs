@@ -14,6 +14,8 @@
 //!   Uses its own `.venv-metrics` (Quantus 0.6.0 needs numpy < 2).
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (torchvision's classes, exported as safetensors).
+//! * `fixtures programs`: regenerate the PyTorch loss-and-gradient fixture of
+//!   glassbox-programs' Transformer Program (`xtask/peers/programs.py`).
 //!
 //! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy,
 //! safetensors, saliency 0.2.1, scikit-image 0.26 and scikit-learn from PyPI on first use.
@@ -264,9 +266,19 @@ fn main() -> ExitCode {
                     ],
                 )
         }
+        ["fixtures", "programs"] => {
+            ensure_venv()
+                && run(
+                    PYTHON,
+                    &[
+                        "xtask/peers/programs.py",
+                        "crates/glassbox-programs/tests/fixtures/induction_gradients.json",
+                    ],
+                )
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | fashion-subset | compare attribution|backbones|metrics | fixtures backbones>"
+                "usage: cargo xtask <ci | fashion-subset | compare attribution|backbones|metrics | fixtures backbones|programs>"
             );
             false
         }

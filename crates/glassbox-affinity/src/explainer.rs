@@ -6,7 +6,7 @@
 //! 1. `Â = softmax_j A_l` over all support tokens of all shots jointly;
 //! 2. for every support token `j`, the share of its (upsampled, normalised) query map that falls
 //!    in `R`: `c_l[j] = Σ_{p∈R} ā_j[p] / |R|` with `ā_j = U_E(Â[:, j]) / (Σ U_E(Â[:, j]) + 1e-6)`
-//!    — computed exactly with two matrix–vector products through the adjoint of the bilinear
+//!    — computed exactly with one matrix product through the adjoint of the bilinear
 //!    upsampling (`ρ = U_yᵀ 1_R U_x`, `υ = U_yᵀ 1 U_x`, `c = Âᵀρ / ((Âᵀυ + 1e-6)|R|)`);
 //! 3. `c_l` reshaped to `K` support grids, upsampled to `E × E` and normalised to sum 1;
 //! 4. `Φ = Σ_l w_l C_l` with feature-ablation weights (or uniform), then min–max over all shots.
@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::matching::MatchingModel;
 use crate::smoothing::{dilate, gaussian_blur};
-use crate::upsample::{resize_adjoint, resize_bilinear};
+use crate::upsample::{resize_adjoint, resize_bilinear, upsampling_mass};
 
 /// How the support mask enters the explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -275,13 +275,14 @@ impl AffinityExplainer {
             } else {
                 layer.scores.clone()
             };
-            let rho = resize_adjoint(region_e.clone(), [hq, wq]).reshape([n, pq, 1]);
-            let ups = resize_adjoint(Tensor::ones([1, e[0], e[1]], &device), [hq, wq])
-                .reshape([1, pq, 1])
-                .repeat_dim(0, n);
-            let at = a.swap_dims(1, 2); // [n, K·Ps, Pq]
-            let num = at.clone().matmul(rho).reshape([n, kps]);
-            let den = at.matmul(ups).reshape([n, kps]);
+            // Both products in one: rows ρᵀ and υᵀ times Â, `[n, 2, K·Ps]`.
+            let rho = resize_adjoint(region_e.clone(), [hq, wq]).reshape([n, 1, pq]);
+            let ups = upsampling_mass([hq, wq], e, &device)
+                .reshape([1, 1, pq])
+                .expand([n, 1, pq]);
+            let products = Tensor::cat(vec![rho, ups], 1).matmul(a);
+            let num = products.clone().slice(s![.., 0..1]).reshape([n, kps]);
+            let den = products.slice(s![.., 1..2]).reshape([n, kps]);
             let c = num / ((den + 1e-6) * area_e.clone());
             let big = resize_bilinear(c.reshape([n * k, hs, ws]), e).reshape([n, k * e[0] * e[1]]);
             let total = big.clone().sum_dim(1);

@@ -29,6 +29,7 @@ use glassbox_core::{Error, FewShotInput, FewShotSegmenter, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
+use crate::upsample::resize_adjoint;
 
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,6 +332,15 @@ impl MatchingSegmenter {
         terms: &[Tensor<4>; 2],
         out_hw: [usize; 2],
     ) -> Tensor<4> {
+        resize(
+            self.classify.forward(self.decode_features(coarse, terms)),
+            out_hw,
+        )
+    }
+
+    /// The decoder up to the classifier: refined features `[copies·N, d, h_r, w_r]` at the
+    /// refine level's resolution.
+    fn decode_features(&self, coarse: &[Tensor<4>], terms: &[Tensor<4>; 2]) -> Tensor<4> {
         let [n, _, hf, wf] = terms[0].dims();
         let [_, _, h0, w0] = terms[1].dims();
         let batch = coarse[0].dims()[0];
@@ -355,7 +365,38 @@ impl MatchingSegmenter {
             .fold(self.mix[0].activate(mix0), |x, b| b.forward(x));
         let d = x.dims()[1];
         let refine = self.refine.conv_channels(resize(x, [h0, w0]), 0..d) + tile(&terms[1]);
-        resize(self.classify.forward(self.refine.activate(refine)), out_hw)
+        self.refine.activate(refine)
+    }
+
+    /// The mean foreground logit over `region` of decoder runs, without producing the
+    /// full-resolution logits: the classifier is a 1×1 convolution and the upsampling is
+    /// linear, so `Σ_{p∈R} U(w·f + b)[p] = w·Σ_q ρ[q] f[q] + b·Σ_q ρ[q]` with the adjoint
+    /// `ρ = Uᵀ 1_R` at the decoder's resolution. `features` `[copies·N, d, h_r, w_r]`,
+    /// `region` `[N, H, W]`; returns `[copies, N]`.
+    fn mean_foreground(&self, features: Tensor<4>, region: &Tensor<3>) -> Tensor<2> {
+        let [batch, d, hr, wr] = features.dims();
+        let [n, _, _] = region.dims();
+        let copies = batch / n;
+        let rho = resize_adjoint(region.clone(), [hr, wr]).reshape([1, n, 1, hr * wr]);
+        let pooled = (features.reshape([copies, n, d, hr * wr]) * rho.clone()).sum_dim(3); // [copies, n, d, 1]
+        let weight = self
+            .classify
+            .weight
+            .val()
+            .slice(s![1..2])
+            .reshape([1, 1, d, 1]);
+        let mut total = (pooled * weight).sum_dim(2).reshape([copies, n]);
+        if let Some(bias) = &self.classify.bias {
+            let mass = rho.sum_dim(3).reshape([1, n]);
+            total = total + mass * bias.val().slice(s![1..2]).reshape([1, 1]);
+        }
+        let area = region
+            .clone()
+            .sum_dim(2)
+            .sum_dim(1)
+            .reshape([1, n])
+            .clamp_min(1.0);
+        total / area
     }
 }
 
@@ -459,18 +500,17 @@ impl MatchingModel for MatchingSegmenter {
                 ])
             })
             .collect();
-        let logits = self.decode_with_terms(&coarse, &state.query_terms, [h, w]);
+        let features = self.decode_features(&coarse, &state.query_terms);
+        let ablated = self.mean_foreground(features, region); // [l, n]
         let r = region.clone().reshape([1, n, h * w]);
-        let area = r.clone().sum_dim(2).clamp_min(1.0);
-        let mean_fg = |logits: Tensor<4>, copies: usize| {
-            let fg = logits.slice(s![.., 1..2]).reshape([copies, n, h * w]);
-            (fg * r.clone()).sum_dim(2) / area.clone() // [copies, n, 1]
-        };
-        let y0 = mean_fg(state.logits.clone(), 1);
-        let drop = (mean_fg(logits, l) - y0)
-            .abs()
-            .reshape([l, n])
-            .swap_dims(0, 1); // [n, l]
+        let area = r.clone().sum_dim(2).clamp_min(1.0).reshape([1, n]);
+        let fg = state
+            .logits
+            .clone()
+            .slice(s![.., 1..2])
+            .reshape([1, n, h * w]);
+        let y0 = (fg * r).sum_dim(2).reshape([1, n]) / area;
+        let drop = (ablated - y0).abs().swap_dims(0, 1); // [n, l]
         let total = drop.clone().sum_dim(1);
         Some(drop / total.clamp_min(1e-12))
     }

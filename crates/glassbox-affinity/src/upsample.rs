@@ -58,3 +58,25 @@ pub fn resize_adjoint(x: Tensor<3>, [h, w]: [usize; 2]) -> Tensor<3> {
         .repeat_dim(0, b);
     uyt.matmul(x).matmul(ux)
 }
+
+/// `Uᵀ 1`: how much of an upsampling `[h, w] → [H, W]` each source pixel feeds, `[h, w]`
+/// (the adjoint of the upsampling applied to an all-ones image, computed on the host as the
+/// outer product of the interpolation matrices' column sums).
+pub fn upsampling_mass(
+    [h, w]: [usize; 2],
+    [h_big, w_big]: [usize; 2],
+    device: &Device,
+) -> Tensor<2> {
+    let column_sums = |from: usize, to: usize| {
+        let m = interpolation_matrix(from, to);
+        (0..from)
+            .map(|j| (0..to).map(|i| m[i * from + j]).sum::<f32>())
+            .collect::<Vec<f32>>()
+    };
+    let (ys, xs) = (column_sums(h, h_big), column_sums(w, w_big));
+    let mass: Vec<f32> = ys
+        .iter()
+        .flat_map(|y| xs.iter().map(move |x| y * x))
+        .collect();
+    Tensor::<1>::from_floats(mass.as_slice(), device).reshape([h, w])
+}

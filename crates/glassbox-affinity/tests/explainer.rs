@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use glassbox_affinity::upsample::{resize_adjoint, resize_bilinear};
+use glassbox_affinity::upsample::{resize_adjoint, resize_bilinear, upsampling_mass};
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
     MatchingOutput, MatchingSegmenterConfig, Region, Variant,
@@ -215,6 +215,17 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
             (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
             "{lhs} vs {rhs}"
         );
+        // Uᵀ1 on the host equals the adjoint of an all-ones image, and conserves its mass.
+        let mass = host(&upsampling_mass([from, from], [to, to], &device));
+        let adjoint_of_ones = host(&resize_adjoint(
+            tensor(vec![1.0; to * to], [1, to, to], &device),
+            [from, from],
+        ));
+        for (a, b) in mass.iter().zip(&adjoint_of_ones) {
+            assert!((a - b).abs() < 1e-4, "{from}->{to}: {a} vs {b}");
+        }
+        let total: f32 = mass.iter().sum();
+        assert!((total - (to * to) as f32).abs() < 1e-2, "{total}");
     }
 }
 

@@ -27,5 +27,5 @@ pub use ir::{Op, Program, ValueType};
 pub use model::TransformerProgram;
 pub use render::{Language, RenderOptions, render};
 pub use sampling::Sampling;
-pub use train::{TrainReport, accuracy, predict, train_program};
+pub use train::{TrainReport, accuracy, predict, train_program, train_program_from};
 pub use verify::{Equivalence, check_equivalence};

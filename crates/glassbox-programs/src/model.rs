@@ -156,7 +156,9 @@ impl ProgramMlp {
 
     fn finish(&self, logits: Tensor<3>, sampling: &Sampling) -> Tensor<3> {
         match sampling {
-            Sampling::Gumbel { .. } => sampling.sample(log_softmax(logits, 2)),
+            Sampling::Gumbel { .. } | Sampling::Softmax { .. } => {
+                sampling.sample(log_softmax(logits, 2))
+            }
             Sampling::Argmax => sampling.sample(logits),
         }
     }

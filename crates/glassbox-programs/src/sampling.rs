@@ -13,6 +13,12 @@ pub enum Sampling {
         /// Temperature; the schedule anneals it from 3.0 to 0.01.
         tau: f64,
     },
+    /// `softmax(logits / tau)` without noise (the reference's `--sample_fn softmax`; also
+    /// a deterministic mode for comparing gradients with other implementations).
+    Softmax {
+        /// Temperature.
+        tau: f64,
+    },
     /// One-hot of the argmax, first index on ties (the discretised program).
     Argmax,
 }
@@ -36,6 +42,7 @@ impl Sampling {
                 let gumbel = u.log().neg().log().neg();
                 softmax((logits + gumbel) / tau, D - 1)
             }
+            Sampling::Softmax { tau } => softmax(logits / tau, D - 1),
             Sampling::Argmax => argmax_one_hot(logits),
         }
     }

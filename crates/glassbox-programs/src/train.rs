@@ -111,6 +111,19 @@ pub fn train_program(
     data: &TaskData,
     device: &Device,
 ) -> Result<(TransformerProgram, TrainReport)> {
+    train_program_from(None, model_config, config, data, device)
+}
+
+/// [`train_program`] from given initial parameters instead of a random initialisation (for
+/// example another implementation's, to separate the effect of the initialisation from that
+/// of the training). `initial` must have been built from `model_config`.
+pub fn train_program_from(
+    initial: Option<TransformerProgram>,
+    model_config: &ProgramConfig,
+    config: &TrainConfig,
+    data: &TaskData,
+    device: &Device,
+) -> Result<(TransformerProgram, TrainReport)> {
     config.validate()?;
     model_config.validate()?;
     if data.n_ctx != model_config.n_ctx || data.input_vocab != model_config.vocab {
@@ -128,7 +141,10 @@ pub fn train_program(
     let base = device.clone().inner();
     let ad = base.clone().autodiff();
     glassbox_core::seed(&ad, config.seed);
-    let mut model = TransformerProgram::init(model_config, &ad)?;
+    let mut model = match initial {
+        Some(model) => model.to_device(&ad).train(),
+        None => TransformerProgram::init(model_config, &ad)?,
+    };
     // torch's Adam epsilon (burn defaults to 1e-5, which swamps the tiny selector gradients).
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let steps_per_epoch = train.len.div_ceil(config.batch_size);
