@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Gradient parity fixture for glassbox-programs' Transformer Program, in PyTorch.
+"""Gradient parity fixture for glassbox-programs' Transformer Program, in PyTorch; and the
+reference's initial parameters for the in-context (induction) task.
 
-    .venv/bin/python xtask/peers/programs.py crates/glassbox-programs/tests/fixtures/induction_gradients.json
+    .venv/bin/python xtask/peers/programs.py gradients crates/glassbox-programs/tests/fixtures/induction_gradients.json
+    .venv/bin/python xtask/peers/programs.py induction-init 6 init.safetensors
+
+`induction-init SEED OUT` writes the parameters the reference code draws under
+`torch.manual_seed(SEED)` for the induction shape, under glassbox's parameter names, for
+`glassbox program train --task induction --init OUT`.
 
 A from-spec PyTorch implementation of the paper's model (spec `transformer-programs.md` §1:
 frozen +/-10 one-hot token table through the sampler, one-hot positions, variable reads,
@@ -105,8 +111,26 @@ def loss_and_grads(layers, unembed, x, y, tau):
     return loss.item(), grads
 
 
+def write_induction_init(seed, out):
+    """The reference's seed-`seed` initialisation, keyed as glassbox's `TransformerProgram`."""
+    from safetensors.torch import save_file
+
+    layers, unembed = reference_init(seed)
+    tensors = {"unembed": unembed.contiguous()}
+    for i, layer in enumerate(layers):
+        for name, t in layer.items():
+            tensors[f"blocks.{i}.cat_attn.{name}"] = t.contiguous()
+    save_file(tensors, out, metadata={"source": f"reference initialisation, torch.manual_seed({seed})"})
+    print(f"wrote {out}")
+
+
 def main():
-    out = sys.argv[1]
+    if len(sys.argv) == 4 and sys.argv[1] == "induction-init":
+        write_induction_init(int(sys.argv[2]), sys.argv[3])
+        return
+    if len(sys.argv) != 3 or sys.argv[1] != "gradients":
+        sys.exit("usage: programs.py gradients OUT.json | programs.py induction-init SEED OUT.safetensors")
+    out = sys.argv[2]
     torch.set_num_threads(1)
     rng = random.Random(2026)
     rows = [induction(rng) for _ in range(64)]
@@ -114,7 +138,8 @@ def main():
     y = torch.tensor([r[1] for r in rows])
     layers, unembed = reference_init(6)
     fixture = {
-        "how": __doc__.strip().splitlines()[0] + " Written by xtask/peers/programs.py, torch "
+        "how": "Gradient parity fixture (see the header of xtask/peers/programs.py), written by "
+        + "`programs.py gradients`, torch "
         + torch.__version__ + ", CPU.",
         "vocab": VOCAB,
         "classes": CLASSES,

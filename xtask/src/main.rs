@@ -15,7 +15,8 @@
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (torchvision's classes, exported as safetensors).
 //! * `fixtures programs`: regenerate the PyTorch loss-and-gradient fixture of
-//!   glassbox-programs' Transformer Program (`xtask/peers/programs.py`).
+//!   glassbox-programs' Transformer Program and the reference's seed-6 induction
+//!   initialisation (`xtask/peers/programs.py`).
 //!
 //! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy,
 //! safetensors, saliency 0.2.1, scikit-image 0.26 and scikit-learn from PyPI on first use.
@@ -272,7 +273,17 @@ fn main() -> ExitCode {
                     PYTHON,
                     &[
                         "xtask/peers/programs.py",
+                        "gradients",
                         "crates/glassbox-programs/tests/fixtures/induction_gradients.json",
+                    ],
+                )
+                && run(
+                    PYTHON,
+                    &[
+                        "xtask/peers/programs.py",
+                        "induction-init",
+                        "6",
+                        "crates/glassbox-programs/tests/fixtures/induction_init_seed6.safetensors",
                     ],
                 )
         }

@@ -33,6 +33,10 @@ pub struct TrainArgs {
     /// Seed of data, initialisation and noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Start from the parameters of this safetensors file instead of a random
+    /// initialisation (e.g. the reference's, from `xtask/peers/programs.py induction-init`).
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Epochs (default: 250, 500 for induction, as the reference).
     #[arg(long)]
     epochs: Option<usize>,
@@ -108,6 +112,7 @@ pub fn run(cmd: ProgramCommand) -> Result<()> {
             train.batch_size = args.batch_size;
             train.learning_rate = args.lr;
             train.progress = true;
+            train.init = args.init.clone();
             if let Some(e) = args.epochs {
                 train.epochs = e;
             }

@@ -108,3 +108,53 @@ pub fn load_weights_file<M: Module>(model: M, path: &Path) -> Result<M> {
         .try_load_record(record)
         .map_err(|e| fail(e.to_string()))
 }
+
+/// Load a safetensors file into `model`, strictly: a tensor the model expects but the file
+/// lacks, a tensor of the file the model does not use (other than keys `ignore` accepts), or a
+/// shape mismatch is an [`Error::Checkpoint`] listing the offending keys — never a silent
+/// partial load. `configure` sets up the store (adapters, key remapping) before reading.
+pub fn load_safetensors_strict<M: Module>(
+    mut model: M,
+    path: &Path,
+    configure: impl FnOnce(burn::store::SafetensorsStore) -> burn::store::SafetensorsStore,
+    ignore: impl Fn(&str) -> bool,
+) -> Result<M> {
+    use burn::store::ModuleSnapshot;
+    let fail = |reason: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such weights file"),
+        ));
+    }
+    let mut store = configure(burn::store::SafetensorsStore::from_file(path)).allow_partial(true);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| fail(format!("cannot read safetensors: {e}")))?;
+    let mut problems = Vec::new();
+    if !result.missing.is_empty() {
+        let keys: Vec<&str> = result.missing.iter().map(|(k, _)| k.as_str()).collect();
+        problems.push(format!("missing in file: {}", keys.join(", ")));
+    }
+    let unused: Vec<&str> = result
+        .unused
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !ignore(k))
+        .collect();
+    if !unused.is_empty() {
+        problems.push(format!("not used by the model: {}", unused.join(", ")));
+    }
+    if !result.errors.is_empty() {
+        let errs: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
+        problems.push(format!("errors: {}", errs.join("; ")));
+    }
+    if problems.is_empty() {
+        Ok(model)
+    } else {
+        Err(fail(problems.join(" | ")))
+    }
+}

@@ -193,6 +193,11 @@ pub struct TrainConfig {
     pub tau_end: f64,
     /// Seed of initialisation, noise and data order.
     pub seed: u64,
+    /// Start from the parameters in this safetensors file (keys as
+    /// [`crate::TransformerProgram::load_parameters`] expects) instead of a random
+    /// initialisation; the seed still drives the noise and the data order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<std::path::PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -206,6 +211,7 @@ impl Default for TrainConfig {
             tau_init: 3.0,
             tau_end: 0.01,
             seed: 0,
+            init: None,
             progress: false,
         }
     }

@@ -266,6 +266,14 @@ impl TransformerProgram {
         })
     }
 
+    /// Replace every parameter with the tensors of a safetensors file keyed by the module's
+    /// paths (`blocks.0.cat_attn.query`, …, `unembed`), for example another implementation's
+    /// initialisation. Strict: a missing, unused or mis-shaped tensor is an
+    /// [`Error::Checkpoint`] naming it.
+    pub fn load_parameters(self, path: impl AsRef<std::path::Path>) -> Result<Self> {
+        glassbox_core::checkpoint::load_safetensors_strict(self, path.as_ref(), |s| s, |_| false)
+    }
+
     /// Padded length the model expects.
     pub fn n_ctx(&self) -> usize {
         self.n_ctx

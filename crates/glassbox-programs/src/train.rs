@@ -111,7 +111,14 @@ pub fn train_program(
     data: &TaskData,
     device: &Device,
 ) -> Result<(TransformerProgram, TrainReport)> {
-    train_program_from(None, model_config, config, data, device)
+    let initial = match &config.init {
+        Some(path) => Some(
+            TransformerProgram::init(model_config, &device.clone().inner())?
+                .load_parameters(path)?,
+        ),
+        None => None,
+    };
+    train_program_from(initial, model_config, config, data, device)
 }
 
 /// [`train_program`] from given initial parameters instead of a random initialisation (for

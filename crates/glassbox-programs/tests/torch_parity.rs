@@ -72,6 +72,66 @@ fn reference_model(fixture: &Value, device: &Device) -> TransformerProgram {
     model
 }
 
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/induction_gradients.json"
+    ))
+    .expect("fixture");
+    serde_json::from_str(&text).expect("json")
+}
+
+const INIT_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/induction_init_seed6.safetensors"
+);
+
+/// The safetensors initialisation (what `glassbox program train --init` reads) holds the same
+/// numbers, under the right names and shapes, as the fixture the gradients were computed from.
+#[test]
+fn reference_initialisation_loads_under_our_parameter_names() {
+    let fixture = fixture();
+    let device = Device::flex();
+    let expected = reference_model(&fixture, &device);
+    let loaded = TransformerProgram::init(&induction_config(&fixture), &device)
+        .expect("config")
+        .load_parameters(INIT_FILE)
+        .expect("strict load");
+    let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().expect("f32");
+    for (a, b) in expected.blocks.iter().zip(&loaded.blocks) {
+        let (a, b) = (a.cat_attn.as_ref().unwrap(), b.cat_attn.as_ref().unwrap());
+        assert_eq!(values(a.query.val()), values(b.query.val()));
+        assert_eq!(values(a.key.val()), values(b.key.val()));
+        assert_eq!(values(a.value.val()), values(b.value.val()));
+        assert_eq!(
+            values(a.predicate.val().reshape([1, 100])),
+            values(b.predicate.val().reshape([1, 100]))
+        );
+    }
+    assert_eq!(values(expected.unembed.val()), values(loaded.unembed.val()));
+}
+
+/// A file made for another shape is refused with the offending keys named.
+#[test]
+fn initialisation_for_another_shape_is_a_typed_error() {
+    let fixture = fixture();
+    let mut config = induction_config(&fixture);
+    config.n_layers = 3;
+    let err = TransformerProgram::init(&config, &Device::flex())
+        .expect("config")
+        .load_parameters(INIT_FILE)
+        .expect_err("a 2-layer file cannot fill a 3-layer model");
+    let text = err.to_string();
+    assert!(
+        matches!(err, glassbox_core::Error::Checkpoint { .. }) && text.contains("unembed"),
+        "{text}"
+    );
+    let missing = TransformerProgram::init(&induction_config(&fixture), &Device::flex())
+        .expect("config")
+        .load_parameters("/nonexistent/init.safetensors");
+    assert!(missing.is_err());
+}
+
 fn relative_difference(ours: &[f32], theirs: &[f32]) -> f64 {
     assert_eq!(ours.len(), theirs.len());
     let diff: f64 = ours
@@ -90,12 +150,7 @@ fn relative_difference(ours: &[f32], theirs: &[f32]) -> f64 {
 
 #[test]
 fn loss_and_gradients_match_pytorch() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/induction_gradients.json"
-    ))
-    .expect("fixture");
-    let fixture: Value = serde_json::from_str(&text).expect("json");
+    let fixture = fixture();
     let device = Device::flex().autodiff();
     let tokens = ints(&fixture["tokens"]);
     let targets = ints(&fixture["targets"]);
