@@ -14,9 +14,9 @@
 //!   Uses its own `.venv-metrics` (Quantus 0.6.0 needs numpy < 2).
 //! * `fixtures backbones`: regenerate the torchvision parity fixtures of glassbox-backbones
 //!   (torchvision's classes, exported as safetensors).
-//! * `fixtures programs`: regenerate the PyTorch loss-and-gradient fixture of
-//!   glassbox-programs' Transformer Program and the reference's seed-6 induction
-//!   initialisation (`xtask/peers/programs.py`).
+//! * `fixtures programs`: regenerate the PyTorch loss-and-gradient fixtures of
+//!   glassbox-programs' Transformer Program, with the reference's initialisations they start
+//!   from (`xtask/peers/programs.py`).
 //!
 //! The comparisons create `.venv` with torch, torchvision, captum, grad-cam, numpy,
 //! safetensors, saliency 0.2.1, scikit-image 0.26 and scikit-learn from PyPI on first use.
@@ -274,16 +274,7 @@ fn main() -> ExitCode {
                     &[
                         "xtask/peers/programs.py",
                         "gradients",
-                        "crates/glassbox-programs/tests/fixtures/induction_gradients.json",
-                    ],
-                )
-                && run(
-                    PYTHON,
-                    &[
-                        "xtask/peers/programs.py",
-                        "induction-init",
-                        "6",
-                        "crates/glassbox-programs/tests/fixtures/induction_init_seed6.safetensors",
+                        "crates/glassbox-programs/tests/fixtures",
                     ],
                 )
         }
