@@ -50,13 +50,14 @@ SHAPES = {
         vocab=["<pad>", "0", "1", "2", "3", "<s>", "a", "b", "c", "d"],
         classes=["<pad>", "0", "1", "2", "3", "<unk>"], causal=True, masked=False,
     ),
+    # glassbox's default double-hist shape (the released program's 4+4 heads).
     "double_hist": dict(
-        layers=3, hc=2, hn=2, mc=1, mn=1, d_mlp=64, k=8, n=8,
+        layers=3, hc=4, hn=4, mc=1, mn=1, d_mlp=64, k=8, n=8,
         vocab=["<pad>", "0", "1", "2", "3", "4", "5", "<s>"],
         classes=["<pad>", "1", "2", "3", "4", "5", "6"], causal=False, masked=True,
     ),
 }
-SHAPES["double_hist_small"] = dict(SHAPES["double_hist"], d_mlp=8, classes=[
+SHAPES["double_hist_small"] = dict(SHAPES["double_hist"], hc=2, hn=2, d_mlp=8, classes=[
     "<pad>", "1", "2", "3", "4", "5", "6", "7"])
 TEMPERATURES = [3.0, 1.0, 0.05]
 
