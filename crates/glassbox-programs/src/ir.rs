@@ -168,6 +168,9 @@ fn mlp_table(mlp: &ProgramMlp, inputs: Vec<f32>, width: usize, device: &Device) 
     out
 }
 
+/// Index of the `positions` variable among a program's categorical variables (`tokens` is 0).
+pub(crate) const POSITIONS: usize = 1;
+
 impl Program {
     /// Compile a (trained) model into its program. Every choice is the argmax the
     /// discretised model takes.

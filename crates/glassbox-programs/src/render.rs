@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use crate::ir::{Op, Program, ValueType};
+use crate::ir::{Op, POSITIONS, Program, ValueType};
 use crate::prune::{Reach, Run, predicate_groups, runs, table_groups};
 
 /// Output language.
@@ -701,6 +701,14 @@ impl Renderer<'_> {
                             "    {o} = aggregate(select_closest({k}, {q}, predicate_{}_{}), {v})",
                             at.0, at.1
                         );
+                    } else if *key == POSITIONS {
+                        // Keys that are the positions themselves: the predicate names the one
+                        // key that can match, so no preference scan is needed.
+                        let _ = writeln!(
+                            s,
+                            "    let {o} = aggregate(&select_position(n, &{q}, predicate_{}_{}), &{v});",
+                            at.0, at.1
+                        );
                     } else {
                         let _ = writeln!(
                             s,
@@ -1084,6 +1092,19 @@ fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate
         }
     }
     out
+}
+
+/// `select_closest` with the positions as keys: the only key that can match is the position
+/// the predicate names, selected if it exists (and, when causal, is not after the query);
+/// otherwise position 0 (BOS).
+fn select_position(n: usize, queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>) -> [u8; N_CTX] {
+    std::array::from_fn(|i| {
+        let last = if CAUSAL { i + 1 } else { n };
+        match predicate(queries[i]) {
+            Some(p) if i < n && (p as usize) < last => p,
+            _ => 0,
+        }
+    })
 }
 
 /// For each query, the value at its selected position.
