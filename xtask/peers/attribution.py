@@ -5,12 +5,16 @@ Run through `cargo xtask compare attribution` (which creates .venv with torch, c
 grad-cam and numpy from PyPI), or directly:
 
     .venv/bin/python xtask/peers/attribution.py fixtures OUT.json
+    .venv/bin/python xtask/peers/attribution.py deeplift OUT.json
     .venv/bin/python xtask/peers/attribution.py timing
 
 `fixtures` builds a tiny CNN (conv 1->4, ReLU, conv 4->6, ReLU, global average pool,
 linear 6->3) with torch's default init under seed 0, four 1x8x8 inputs from randn, and writes
 its weights, the inputs and Captum's attributions to OUT.json; the Rust test
 `captum_fixtures.rs` rebuilds the same network with burn ops and compares.
+
+`deeplift` does the same for Captum's DeepLift on a three-layer conv-ReLU network (seed 1),
+against zeros and against a random reference; the Rust test is `captum_deeplift.rs`.
 
 `timing` times Captum on a PyTorch copy of SmallCnn (same layers as glassbox's) for 8 inputs
 of 1x28x28, and on torchvision's ResNet-18 (10 classes) for 4 inputs of 3x64x64, and prints
@@ -93,6 +97,55 @@ def fixtures(out):
     print(f"wrote {out}")
 
 
+class ReluNet(nn.Module):
+    """DeepLift's test network: three conv-ReLU layers, every ReLU its own module (Captum
+    hooks modules, each used once), global average pooling, linear. No max-pooling: Captum
+    0.9.0's max-pool rule is not what DeepLift specifies (see `captum_deeplift.rs`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(6, 5, 3, padding=1)
+        self.relu3 = nn.ReLU()
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        return self.fc(self.relu3(self.conv3(x)).mean(dim=(2, 3)))
+
+
+def deeplift_fixtures(out):
+    from captum.attr import DeepLift
+    torch.manual_seed(1)
+    model = ReluNet().eval()
+    x = torch.randn(4, 1, 8, 8)
+    reference = 0.5 * torch.randn(1, 1, 8, 8)
+    target = [0, 1, 2, 0]
+    res = {
+        "_generated_by": "xtask/peers/attribution.py deeplift "
+                         f"(torch {torch.__version__}, captum {captum.__version__})",
+        "weights": {k: {"shape": list(v.shape), "values": tolist(v)}
+                    for k, v in model.state_dict().items()},
+        "input": {"shape": list(x.shape), "values": tolist(x)},
+        "reference": {"shape": list(reference.shape), "values": tolist(reference)},
+        "target": target,
+    }
+    dl = DeepLift(model)
+    a, d = dl.attribute(x, target=target, return_convergence_delta=True)
+    res["deeplift_zeros"] = tolist(a)
+    res["deeplift_zeros_delta"] = tolist(d)
+    a, d = dl.attribute(x, baselines=reference.expand_as(x), target=target,
+                        return_convergence_delta=True)
+    res["deeplift_reference"] = tolist(a)
+    res["deeplift_reference_delta"] = tolist(d)
+    with open(out, "w") as f:
+        json.dump(res, f)
+    print(f"wrote {out}")
+
+
 class SmallCnn(nn.Module):
     """glassbox-backbones' SmallCnn: [32, 64, 128] widths, conv-BN-ReLU blocks."""
 
@@ -160,5 +213,7 @@ def timing():
 if __name__ == "__main__":
     if sys.argv[1] == "fixtures":
         fixtures(sys.argv[2])
+    elif sys.argv[1] == "deeplift":
+        deeplift_fixtures(sys.argv[2])
     else:
         timing()

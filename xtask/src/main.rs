@@ -153,6 +153,14 @@ fn compare_attribution() -> bool {
         && run(
             PYTHON,
             &[
+                "xtask/peers/attribution.py",
+                "deeplift",
+                &format!("{pair}/captum_deeplift.json"),
+            ],
+        )
+        && run(
+            PYTHON,
+            &[
                 "xtask/peers/pair_saliency.py",
                 &format!("{pair}/blur_ig.json"),
                 &format!("{pair}/guided_ig.json"),

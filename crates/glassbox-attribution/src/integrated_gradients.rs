@@ -55,7 +55,7 @@ impl Baseline {
         })
     }
 
-    fn describe(&self) -> serde_json::Value {
+    pub(crate) fn describe(&self) -> serde_json::Value {
         match self {
             Baseline::Zeros => "zeros".into(),
             Baseline::Constant(v) => serde_json::json!({ "constant": v }),

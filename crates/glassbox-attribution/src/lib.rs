@@ -9,6 +9,7 @@
 //! | [`Saliency`] | `Classifier` | Simonyan et al., 2014 |
 //! | [`InputXGradient`] | `Classifier` | Shrikumar et al., 2016 |
 //! | [`IntegratedGradients`] | `Classifier` | Sundararajan et al., 2017 |
+//! | [`DeepLift`] (Rescale rule; models built on [`glassbox_core::rescale`]) | `Classifier` | Shrikumar et al., 2017 |
 //! | [`BlurIntegratedGradients`] | `Classifier` | Xu et al., 2020 |
 //! | [`GuidedIntegratedGradients`] | `Classifier` | Kapishnikov et al., 2021 |
 //! | [`SmoothGrad`] (+ SmoothGrad², VarGrad) | `Classifier` | Smilkov et al., 2017; Adebayo et al., 2018 |
@@ -26,6 +27,7 @@
 
 pub mod blur_ig;
 mod common;
+pub mod deep_lift;
 pub mod grad_cam;
 pub mod guided_ig;
 pub mod integrated_gradients;
@@ -41,6 +43,7 @@ pub mod surrogate;
 pub mod xrai;
 
 pub use blur_ig::BlurIntegratedGradients;
+pub use deep_lift::DeepLift;
 pub use grad_cam::GradCam;
 pub use guided_ig::GuidedIntegratedGradients;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};

@@ -436,3 +436,43 @@ fn support_lime_recovers_each_superpixels_share_on_a_linear_segmenter() {
         }
     }
 }
+
+/// fg = relu(P − 1) · query with P = Σ support · mask: against the all-zero episode
+/// (P₀ = 0, so the ReLU's input moves from −1 to P − 1) DeepLift's multiplier at the ReLU is
+/// relu(P − 1) / P, so the support relevance is support · mask · Q · relu(P − 1) / P, where
+/// the plain gradient would have 1[P > 1] in its place.
+#[test]
+fn support_deep_lift_has_the_closed_form() {
+    fn gated(q: Tensor<4>, s: Tensor<5>, m: Tensor<4>) -> Tensor<4> {
+        let [n, _, h, w] = q.dims();
+        let proto = (s.sum_dim(2).reshape([n, m.dims()[1], h, w]) * m)
+            .sum_dims(&[1, 2, 3])
+            .reshape([n, 1, 1, 1]);
+        let fg = q * glassbox_core::rescale::relu(proto - 1.0);
+        Tensor::cat(vec![fg.zeros_like(), fg], 1)
+    }
+    let dev = Device::flex();
+    let (input, q, s, m) = episode(&dev);
+    let region_v = vec![1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+    let region = Tensor::<3>::from_data(TensorData::new(region_v.clone(), [2, 2, 2]), &dev);
+    let want: Vec<f32> = (0..24)
+        .map(|i| {
+            let n = i / 12;
+            let qsum: f32 = (0..4).map(|p| q[n * 4 + p] * region_v[n * 4 + p]).sum();
+            let proto: f32 = (n * 12..n * 12 + 12).map(|j| s[j] * m[j]).sum();
+            s[i] * m[i] * qsum * (proto - 1.0).max(0.0) / proto
+        })
+        .collect();
+    let got = SupportAttributor::new(SupportMethod::DeepLift { eps: 1e-10 })
+        .attribute(&gated, &input, Some(region))
+        .unwrap();
+    assert_eq!(got.method, "support_deep_lift");
+    let got = values(got.support);
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-5, "got {got:?}, want {want:?}");
+    }
+    let bad = SupportAttributor::new(SupportMethod::DeepLift { eps: -1.0 })
+        .attribute(&gated, &input, None)
+        .unwrap_err();
+    assert!(matches!(bad, Error::Config(_)), "{bad}");
+}

@@ -1,10 +1,11 @@
 //! `ConvBnRelu`: 3×3 convolution, batch normalisation, ReLU — the unit of small CNNs.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
+use glassbox_core::rescale::relu;
 use std::ops::Range;
 
 /// Configuration of a [`ConvBnRelu`].
@@ -24,7 +25,6 @@ pub struct ConvBnReluConfig {
 pub struct ConvBnRelu {
     conv: Conv2d,
     bn: BatchNorm,
-    act: Relu,
 }
 
 impl ConvBnReluConfig {
@@ -39,7 +39,6 @@ impl ConvBnReluConfig {
             .with_bias(false)
             .init(device),
             bn: BatchNormConfig::new(self.out_channels).init(device),
-            act: Relu::new(),
         }
     }
 }
@@ -47,7 +46,7 @@ impl ConvBnReluConfig {
 impl ConvBnRelu {
     /// `[N, C_in, H, W]` to `[N, C_out, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.act.forward(self.bn.forward(self.conv.forward(x)))
+        relu(self.bn.forward(self.conv.forward(x)))
     }
 
     /// The convolution's output from the input channels `channels` alone: `x` holds just
@@ -79,6 +78,6 @@ impl ConvBnRelu {
 
     /// Batch norm and ReLU of a convolution output (see [`Self::conv_channels`]).
     pub fn activate(&self, conv_out: Tensor<4>) -> Tensor<4> {
-        self.act.forward(self.bn.forward(conv_out))
+        relu(self.bn.forward(conv_out))
     }
 }

@@ -10,8 +10,9 @@
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
+use glassbox_core::rescale::{max_pool2d_module, relu};
 use glassbox_core::{Classifier, Error, FeatureClassifier, Result};
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +79,6 @@ pub struct ResidualBlock {
     conv3: Option<Conv2d>,
     bn3: Option<BatchNorm>,
     downsample: Option<Downsample>,
-    relu: Relu,
 }
 
 fn conv(i: usize, o: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
@@ -113,7 +113,6 @@ impl ResidualBlock {
                 conv3: Some(conv(planes, out, 1, 1, device)),
                 bn3: Some(bn(out, device)),
                 downsample,
-                relu: Relu::new(),
             }
         } else {
             Self {
@@ -124,7 +123,6 @@ impl ResidualBlock {
                 conv3: None,
                 bn3: None,
                 downsample,
-                relu: Relu::new(),
             }
         }
     }
@@ -135,12 +133,12 @@ impl ResidualBlock {
             Some(d) => d.bn.forward(d.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let mut y = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let mut y = relu(self.bn1.forward(self.conv1.forward(x)));
         y = self.bn2.forward(self.conv2.forward(y));
         if let (Some(c3), Some(b3)) = (&self.conv3, &self.bn3) {
-            y = b3.forward(c3.forward(self.relu.forward(y)));
+            y = b3.forward(c3.forward(relu(y)));
         }
-        self.relu.forward(y + identity)
+        relu(y + identity)
     }
 }
 
@@ -149,7 +147,6 @@ impl ResidualBlock {
 pub struct ResNet {
     conv1: Conv2d,
     bn1: BatchNorm,
-    relu: Relu,
     maxpool: MaxPool2d,
     layer1: Vec<ResidualBlock>,
     layer2: Vec<ResidualBlock>,
@@ -214,7 +211,6 @@ impl ResNetConfig {
                 .with_bias(false)
                 .init(device),
             bn1: bn(self.stem_width, device),
-            relu: Relu::new(),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -252,8 +248,7 @@ impl ResNet {
     }
 
     fn stem(&self, x: Tensor<4>) -> Tensor<4> {
-        self.maxpool
-            .forward(self.relu.forward(self.bn1.forward(self.conv1.forward(x))))
+        max_pool2d_module(&self.maxpool, relu(self.bn1.forward(self.conv1.forward(x))))
     }
 }
 

@@ -11,6 +11,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use glassbox_core::check::check_dims;
+use glassbox_core::rescale::max_pool2d_module;
 use glassbox_core::{Classifier, Error, FeatureClassifier, Result};
 
 use crate::conv_block::{ConvBnRelu, ConvBnReluConfig};
@@ -151,8 +152,12 @@ impl MultiLevelBackbone for SmallCnn {
         let s2 = self
             .stage2
             .iter()
-            .fold(self.pool.forward(s1.clone()), |x, b| b.forward(x));
-        let s3 = self.stage3.forward(self.pool.forward(s2.clone()));
+            .fold(max_pool2d_module(&self.pool, s1.clone()), |x, b| {
+                b.forward(x)
+            });
+        let s3 = self
+            .stage3
+            .forward(max_pool2d_module(&self.pool, s2.clone()));
         vec![s1, s2, s3]
     }
 }
@@ -169,8 +174,8 @@ impl FeatureClassifier for SmallCnn {
         let s2 = self
             .stage2
             .iter()
-            .fold(self.pool.forward(s1), |x, b| b.forward(x));
-        self.stage3.forward(self.pool.forward(s2))
+            .fold(max_pool2d_module(&self.pool, s1), |x, b| b.forward(x));
+        self.stage3.forward(max_pool2d_module(&self.pool, s2))
     }
 
     fn classify_features(&self, features: Tensor<4>) -> Tensor<2> {

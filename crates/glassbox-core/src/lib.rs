@@ -8,6 +8,7 @@
 //! | [`target`] | [`Target`]: which output an explanation is about |
 //! | [`explanation`] | typed evidence ([`Attribution`], [`SupportAttribution`], [`PrototypeEvidence`], [`ConceptEvidence`]) serialisable to JSON |
 //! | [`explainer`] | the one-verb [`Explainer`] trait |
+//! | [`rescale`] | ReLU and max-pooling that DeepLift can see (record a reference pass, rescale the input pass) |
 //! | [`render`] | colormaps, heatmaps, overlays, captioned grids, PNG output |
 //! | [`train`] | a fit loop with progress bar and per-epoch metrics |
 //! | [`checkpoint`] | burnpack weights + JSON config, never overwritten silently |
@@ -29,6 +30,7 @@ pub mod io;
 pub mod model;
 pub mod npy;
 pub mod render;
+pub mod rescale;
 pub mod rng;
 pub mod target;
 pub mod train;

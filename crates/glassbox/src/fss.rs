@@ -58,6 +58,9 @@ pub enum FssMethod {
         /// Perturbed copies per episode.
         samples: usize,
     },
+    /// DeepLift (Rescale rule) over query, supports and masks from an all-zero reference;
+    /// the supports' part.
+    DeepLift,
     /// Grad-CAM on the supports' deepest matching-level features.
     GradCam,
     /// RISE over support images and masks.
@@ -81,6 +84,7 @@ impl FssMethod {
             Self::GuidedIntegratedGradients { steps: 25 },
             Self::Xrai { steps: 25 },
             Self::Lime { samples: 25 },
+            Self::DeepLift,
             Self::GradCam,
             Self::Rise { masks: 500 },
             Self::Affinity(Variant::Unmasked),
@@ -100,6 +104,7 @@ impl FssMethod {
             Self::GuidedIntegratedGradients { steps } => format!("guidedig{steps}"),
             Self::Xrai { steps } => format!("xrai{steps}"),
             Self::Lime { samples } => format!("lime{samples}"),
+            Self::DeepLift => "deep_lift".into(),
             Self::GradCam => "grad_cam".into(),
             Self::Rise { masks } => format!("rise{masks}"),
             Self::Affinity(v) => v.method_name().into(),
@@ -107,7 +112,7 @@ impl FssMethod {
     }
 
     /// Parse `random`, `mask_prior`, `saliency`, `ig` / `igN`, `blurig` / `blurigN`, `guidedig` /
-    /// `guidedigN`, `xrai` / `xraiN`, `lime` / `limeN`, `rise` / `riseN`, `affinity`
+    /// `guidedigN`, `xrai` / `xraiN`, `lime` / `limeN`, `deep_lift`, `grad_cam`, `rise` / `riseN`, `affinity`
     /// (= masked), `affinity_unmasked`, `affinity_masked`, `affinity_signed`.
     pub fn parse(name: &str) -> Result<Self> {
         let n = name
@@ -129,6 +134,7 @@ impl FssMethod {
             "mask_prior" | "gaussian_noise_mask" => Self::MaskPrior,
             "saliency" => Self::Saliency,
             "grad_cam" | "gradcam" => Self::GradCam,
+            "deep_lift" | "deeplift" => Self::DeepLift,
             "affinity" | "affinity_masked" | "affex" => Self::Affinity(Variant::Masked),
             "affinity_unmasked" => Self::Affinity(Variant::Unmasked),
             "affinity_signed" => Self::Affinity(Variant::Signed),
@@ -147,7 +153,7 @@ impl FssMethod {
                     Self::Rise { masks }
                 } else {
                     return Err(Error::config(format!(
-                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, limeN, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
+                        "unknown few-shot method {name:?}; expected random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, limeN, deep_lift, grad_cam, riseN, affinity, affinity_unmasked, affinity_masked or affinity_signed"
                     )));
                 }
             }
@@ -221,6 +227,8 @@ impl FssMethod {
                 batch_size: 25,
             })
             .attribute(model, input, None)?,
+            Self::DeepLift => SupportAttributor::new(SupportMethod::DeepLift { eps: 1e-10 })
+                .attribute(model, input, None)?,
             Self::GradCam => model.support_grad_cam(input, None)?,
             Self::Rise { masks } => SupportAttributor::new(SupportMethod::Rise {
                 masks: *masks,

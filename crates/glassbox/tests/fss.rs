@@ -40,7 +40,8 @@ fn method_names_round_trip_and_unknown_names_error() {
         FssMethod::Lime { samples: 40 }
     );
     assert!(FssMethod::parse("ig0").is_err());
-    assert!(FssMethod::parse("deeplift").is_err());
+    assert_eq!(FssMethod::parse("DeepLift").unwrap(), FssMethod::DeepLift);
+    assert!(FssMethod::parse("deconvnet").is_err());
 }
 
 #[test]
@@ -53,6 +54,7 @@ fn evaluation_table_has_a_row_per_method() {
         FssMethod::MaskPrior,
         FssMethod::Saliency,
         FssMethod::GradCam,
+        FssMethod::DeepLift,
         FssMethod::BlurIntegratedGradients { steps: 2 },
         FssMethod::GuidedIntegratedGradients { steps: 2 },
         FssMethod::Xrai { steps: 2 },
