@@ -44,6 +44,8 @@ pub enum Method {
     Xrai,
     /// LIME over SLIC superpixels (50 samples, Lasso α 0.01).
     Lime,
+    /// DeepLift (Rescale rule at every ReLU and max-pool, zero reference).
+    Deeplift,
 }
 
 /// Options of `glassbox explain`.
@@ -134,6 +136,7 @@ fn attribute(args: &ExplainArgs, model: &ImageClassifier, x: Tensor<4>) -> Resul
         Method::Rise => AttributionMethod::Rise,
         Method::Xrai => AttributionMethod::Xrai,
         Method::Lime => AttributionMethod::Lime,
+        Method::Deeplift => AttributionMethod::DeepLift,
     };
     Ok(method.attribute(model, x, &t, args.steps)?)
 }

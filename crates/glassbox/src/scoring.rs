@@ -7,7 +7,7 @@
 
 use burn::prelude::*;
 use glassbox_attribution::{
-    BlurIntegratedGradients, GradCam, GuidedIntegratedGradients, InputXGradient,
+    BlurIntegratedGradients, DeepLift, GradCam, GuidedIntegratedGradients, InputXGradient,
     IntegratedGradients, Lime, Occlusion, Rise, Saliency, SmoothGrad, Xrai,
 };
 use glassbox_core::{
@@ -46,11 +46,13 @@ pub enum AttributionMethod {
     Xrai,
     /// LIME over SLIC superpixels (Lasso surrogate).
     Lime,
+    /// DeepLift, Rescale rule, zero reference (models built on `glassbox_core::rescale`).
+    DeepLift,
 }
 
 impl AttributionMethod {
     /// Every method.
-    pub const ALL: [AttributionMethod; 12] = [
+    pub const ALL: [AttributionMethod; 13] = [
         Self::Saliency,
         Self::InputXGradient,
         Self::IntegratedGradients,
@@ -63,6 +65,7 @@ impl AttributionMethod {
         Self::Rise,
         Self::Xrai,
         Self::Lime,
+        Self::DeepLift,
     ];
 
     /// Snake-case name (as in JSON and on the command line).
@@ -80,6 +83,7 @@ impl AttributionMethod {
             Self::Rise => "rise",
             Self::Xrai => "xrai",
             Self::Lime => "lime",
+            Self::DeepLift => "deep_lift",
         }
     }
 
@@ -94,6 +98,7 @@ impl AttributionMethod {
             "smoothgrad" => "smooth_grad",
             "gradcam" => "grad_cam",
             "gradcam_pp" | "gradcampp" => "grad_cam_plus_plus",
+            "deeplift" => "deep_lift",
             other => other,
         };
         Self::ALL
@@ -168,6 +173,7 @@ impl AttributionMethod {
             Self::Lime => Lime::default()
                 .with_samples(steps.unwrap_or(50))
                 .attribute(model, inputs, target),
+            Self::DeepLift => DeepLift::default().attribute(model, inputs, target),
             Self::GradCam | Self::GradCamPlusPlus => Err(Error::Config(format!(
                 "{} needs a FeatureClassifier (use attribute)",
                 self.name()
