@@ -57,6 +57,8 @@ SHAPES = {
         classes=["<pad>", "1", "2", "3", "4", "5", "6"], causal=False, masked=True,
     ),
 }
+# The paper's Table 1 double-hist shape (H = 4: 2 categorical + 2 numerical heads).
+SHAPES["double_hist_table1"] = dict(SHAPES["double_hist"], hc=2, hn=2)
 SHAPES["double_hist_small"] = dict(SHAPES["double_hist"], hc=2, hn=2, d_mlp=8, classes=[
     "<pad>", "1", "2", "3", "4", "5", "6", "7"])
 TEMPERATURES = [3.0, 1.0, 0.05]
@@ -264,7 +266,7 @@ def main():
     elif len(sys.argv) == 3 and sys.argv[1] == "gradients":
         write_gradients(sys.argv[2])
     else:
-        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist SEED OUT")
+        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1 SEED OUT")
 
 
 if __name__ == "__main__":

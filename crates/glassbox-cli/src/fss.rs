@@ -164,7 +164,7 @@ pub struct EvaluateArgs {
     /// Directory written by `glassbox fss train`.
     #[arg(long)]
     model: PathBuf,
-    /// Comma-separated methods: random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, limeN, grad_cam, riseN, affinity,
+    /// Comma-separated methods: random, mask_prior, saliency, igN, blurigN, guidedigN, xraiN, limeN, deep_lift, grad_cam, riseN, affinity,
     /// affinity_unmasked, affinity_masked, affinity_signed (default: all of them).
     #[arg(long)]
     methods: Option<String>,

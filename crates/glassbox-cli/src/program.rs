@@ -34,7 +34,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Start from the parameters of this safetensors file instead of a random
-    /// initialisation (e.g. the reference's, from `xtask/peers/programs.py induction-init`).
+    /// initialisation (e.g. the reference's, from `xtask/peers/programs.py init TASK SEED OUT`).
     #[arg(long)]
     init: Option<PathBuf>,
     /// Epochs (default: 250, 500 for induction, as the reference).
