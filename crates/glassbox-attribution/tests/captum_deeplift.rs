@@ -26,19 +26,9 @@ use glassbox_core::{Classifier, Target};
 use serde_json::Value;
 
 mod common;
-use common::{floats, values};
+use common::{assert_close, floats, tensor, values};
 
 const FIXTURE: &str = include_str!("fixtures/captum_deeplift.json");
-
-fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap() as usize)
-        .collect();
-    Tensor::from_data(TensorData::new(floats(&v["values"]), shape), dev)
-}
 
 struct ReluNet {
     convs: Vec<(Tensor<4>, Tensor<1>)>,
@@ -55,16 +45,6 @@ impl Classifier for ReluNet {
         let pooled = h.mean_dims(&[2, 3]).flatten::<2>(1, 3);
         pooled.matmul(self.fw.clone().transpose()) + self.fb.clone().unsqueeze_dim::<2>(0)
     }
-}
-
-fn assert_close(name: &str, got: Vec<f32>, want: Vec<f32>, tol: f32) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(worst <= tol, "{name}: worst error {worst:e} > {tol:e}");
 }
 
 #[test]

@@ -21,17 +21,7 @@ use serde_json::Value;
 const FIXTURE: &str = include_str!("fixtures/captum_tiny.json");
 
 mod common;
-use common::{floats, values};
-
-fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap() as usize)
-        .collect();
-    Tensor::from_data(TensorData::new(floats(&v["values"]), shape), dev)
-}
+use common::{assert_close, floats, tensor, values};
 
 struct Tiny {
     w1: Tensor<4>,
@@ -89,19 +79,6 @@ fn setup() -> (Value, Tiny, Tensor<4>, Target) {
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
     (fx, model, x, Target::PerSample(t))
-}
-
-fn assert_close(name: &str, got: Vec<f32>, want: Vec<f32>, tol: f32) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= tol,
-        "{name}: worst relative error {worst:e} > {tol:e}"
-    );
 }
 
 #[test]

@@ -29,3 +29,28 @@ pub fn floats(v: &Value) -> Vec<f32> {
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_into_vec_as::<f32>().unwrap()
 }
+
+/// A tensor from a fixture entry `{"shape": [...], "values": [...]}`.
+pub fn tensor<const D: usize>(v: &Value, dev: &Device) -> Tensor<D> {
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .expect("a shape array")
+        .iter()
+        .map(|s| s.as_u64().expect("a dimension") as usize)
+        .collect();
+    Tensor::from_data(TensorData::new(floats(&v["values"]), shape), dev)
+}
+
+/// Every element within `tol` of the reference, relative to `1 + |reference|`.
+pub fn assert_close(name: &str, got: Vec<f32>, want: Vec<f32>, tol: f32) {
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= tol,
+        "{name}: worst relative error {worst:e} > {tol:e}"
+    );
+}
