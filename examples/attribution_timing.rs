@@ -6,7 +6,9 @@
 
 use burn::module::Module;
 use burn::prelude::*;
-use glassbox::attribution::{GradCam, IntegratedGradients, Occlusion, Saliency, SmoothGrad};
+use glassbox::attribution::{
+    DeepLift, GradCam, IntegratedGradients, Occlusion, Saliency, SmoothGrad,
+};
 use glassbox::backbones::{ResNetConfig, ResNetDepth, SmallCnnConfig};
 use glassbox::core::Target;
 
@@ -47,6 +49,7 @@ fn main() {
         "smoothgrad_50": run(&|| { smoothgrad.attribute(&model, x.clone(), &t).unwrap(); }),
         "occlusion_4x4_s2": run(&|| { occlusion.attribute(&model, x.clone(), &t).unwrap(); }),
         "grad_cam": run(&|| { GradCam::default().attribute(&model, x.clone(), &t).unwrap(); }),
+        "deep_lift": run(&|| { DeepLift::default().attribute(&model, x.clone(), &t).unwrap(); }),
     });
     let mut json = json;
     let resnet = ResNetConfig::new(ResNetDepth::ResNet18)
