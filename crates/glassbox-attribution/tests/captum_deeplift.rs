@@ -26,7 +26,7 @@ use glassbox_core::{Classifier, Target};
 use serde_json::Value;
 
 mod common;
-use common::{assert_close, floats, tensor, values};
+use common::{assert_close, floats, per_sample_target, tensor, values};
 
 const FIXTURE: &str = include_str!("fixtures/captum_deeplift.json");
 
@@ -64,13 +64,7 @@ fn deep_lift_matches_captum_on_a_relu_network() {
         fb: tensor(&w["fc.bias"], &dev),
     };
     let x = tensor::<4>(&fx["input"], &dev);
-    let t: Vec<usize> = fx["target"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let target = Target::PerSample(t);
+    let target = per_sample_target(&fx["target"]);
     let zeros = DeepLift::default()
         .attribute(&model, x.clone(), &target)
         .unwrap();

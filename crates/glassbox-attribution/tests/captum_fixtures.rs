@@ -21,7 +21,7 @@ use serde_json::Value;
 const FIXTURE: &str = include_str!("fixtures/captum_tiny.json");
 
 mod common;
-use common::{assert_close, floats, tensor, values};
+use common::{assert_close, floats, per_sample_target, tensor, values};
 
 struct Tiny {
     w1: Tensor<4>,
@@ -72,13 +72,8 @@ fn setup() -> (Value, Tiny, Tensor<4>, Target) {
     let fx: Value = serde_json::from_str(FIXTURE).unwrap();
     let model = Tiny::load(&fx, &dev);
     let x = tensor::<4>(&fx["input"], &dev);
-    let t: Vec<usize> = fx["target"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    (fx, model, x, Target::PerSample(t))
+    let target = per_sample_target(&fx["target"]);
+    (fx, model, x, target)
 }
 
 #[test]

@@ -54,3 +54,14 @@ pub fn assert_close(name: &str, got: Vec<f32>, want: Vec<f32>, tol: f32) {
         "{name}: worst relative error {worst:e} > {tol:e}"
     );
 }
+
+/// The fixture's per-sample target classes.
+pub fn per_sample_target(v: &Value) -> glassbox_core::Target {
+    let classes = v
+        .as_array()
+        .expect("a target array")
+        .iter()
+        .map(|c| c.as_u64().expect("a class index") as usize)
+        .collect();
+    glassbox_core::Target::PerSample(classes)
+}
