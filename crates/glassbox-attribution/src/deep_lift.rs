@@ -12,7 +12,7 @@ use glassbox_core::rescale;
 use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::Baseline;
-use crate::common::{gradients_for_target, setters, validate_inputs};
+use crate::common::{batched_target_scores, gradients_for_target, setters, validate_inputs};
 
 /// DeepLift (Rescale rule) for any [`Classifier`].
 #[derive(Debug, Clone)]
@@ -40,6 +40,33 @@ impl DeepLift {
         with_eps(eps: f32) => eps = eps;
     }
 
+    /// [`Self::attribute`] plus each sample's summation-to-delta gap (two more forward
+    /// passes: the input's and the reference's target logits).
+    pub fn attribute_with_delta<M: Classifier + ?Sized>(
+        &self,
+        model: &M,
+        inputs: Tensor<4>,
+        target: &Target,
+    ) -> Result<DeepLiftOutput> {
+        let attribution = self.attribute(model, inputs.clone(), target)?;
+        let inputs = inputs.inner();
+        let reference = self.baseline.materialise(&inputs)?.inner();
+        let targets = &attribution.targets;
+        let n = targets.len();
+        let f_x = batched_target_scores(model, inputs, targets, None);
+        let f_0 = batched_target_scores(model, reference, targets, None);
+        let total = attribution
+            .relevance
+            .clone()
+            .sum_dims(&[1, 2, 3])
+            .reshape([n]);
+        let delta = (total - (f_x - f_0))
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .map_err(|e| Error::format("DeepLift delta", format!("{e:?}")))?;
+        Ok(DeepLiftOutput { attribution, delta })
+    }
+
     /// Attribute `model`'s `target` output on `inputs` `[N, C, H, W]` against the baseline.
     pub fn attribute<M: Classifier + ?Sized>(
         &self,
@@ -61,6 +88,17 @@ impl DeepLift {
                 .with_parameter("eps", self.eps),
         )
     }
+}
+
+/// DeepLift attributions with their summation-to-delta gap (Captum's
+/// `return_convergence_delta`).
+#[derive(Debug, Clone)]
+pub struct DeepLiftOutput {
+    /// The attribution `[N, C, H, W]`.
+    pub attribution: Attribution,
+    /// `Σ attribution − (f_c(x) − f_c(x₀))` per sample: float rounding for networks whose
+    /// nonlinearities are all hooked, larger where a model applies unhooked ones.
+    pub delta: Vec<f32>,
 }
 
 /// `eps` must be finite and non-negative.

@@ -43,7 +43,7 @@ pub mod surrogate;
 pub mod xrai;
 
 pub use blur_ig::BlurIntegratedGradients;
-pub use deep_lift::DeepLift;
+pub use deep_lift::{DeepLift, DeepLiftOutput};
 pub use grad_cam::GradCam;
 pub use guided_ig::GuidedIntegratedGradients;
 pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsOutput};
