@@ -52,20 +52,26 @@ def tolist(t):
     return t.detach().cpu().numpy().astype(np.float64).ravel().tolist()
 
 
-def fixtures(out):
-    torch.manual_seed(0)
-    model = Tiny().eval()
-    x = torch.randn(4, 1, 8, 8)
-    target = [0, 1, 2, 0]
-    res = {
-        "_generated_by": "xtask/peers/attribution.py fixtures "
+def fixture_header(command, model, x, target):
+    """What every fixture starts with: its generator and versions, the weights, the inputs and
+    the targets."""
+    return {
+        "_generated_by": f"xtask/peers/attribution.py {command} "
                          f"(torch {torch.__version__}, captum {captum.__version__})",
         "weights": {k: {"shape": list(v.shape), "values": tolist(v)}
                     for k, v in model.state_dict().items()},
         "input": {"shape": list(x.shape), "values": tolist(x)},
         "target": target,
-        "logits": tolist(model(x)),
     }
+
+
+def fixtures(out):
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    x = torch.randn(4, 1, 8, 8)
+    target = [0, 1, 2, 0]
+    res = fixture_header("fixtures", model, x, target)
+    res["logits"] = tolist(model(x))
     res["saliency_abs"] = tolist(Saliency(model).attribute(x, target=target, abs=True))
     res["saliency_signed"] = tolist(Saliency(model).attribute(x, target=target, abs=False))
     res["input_x_gradient"] = tolist(InputXGradient(model).attribute(x, target=target))
@@ -123,15 +129,8 @@ def deeplift_fixtures(out):
     x = torch.randn(4, 1, 8, 8)
     reference = 0.5 * torch.randn(1, 1, 8, 8)
     target = [0, 1, 2, 0]
-    res = {
-        "_generated_by": "xtask/peers/attribution.py deeplift "
-                         f"(torch {torch.__version__}, captum {captum.__version__})",
-        "weights": {k: {"shape": list(v.shape), "values": tolist(v)}
-                    for k, v in model.state_dict().items()},
-        "input": {"shape": list(x.shape), "values": tolist(x)},
-        "reference": {"shape": list(reference.shape), "values": tolist(reference)},
-        "target": target,
-    }
+    res = fixture_header("deeplift", model, x, target)
+    res["reference"] = {"shape": list(reference.shape), "values": tolist(reference)}
     dl = DeepLift(model)
     a, d = dl.attribute(x, target=target, return_convergence_delta=True)
     res["deeplift_zeros"] = tolist(a)

@@ -12,7 +12,9 @@ use glassbox_core::rescale;
 use glassbox_core::{Attribution, Classifier, Error, Result, Target};
 
 use crate::Baseline;
-use crate::common::{batched_target_scores, gradients_for_target, setters, validate_inputs};
+use crate::common::{
+    batched_target_scores, gradients_for_target, one_hot, setters, validate_inputs,
+};
 
 /// DeepLift (Rescale rule) for any [`Classifier`].
 #[derive(Debug, Clone)]
@@ -40,21 +42,22 @@ impl DeepLift {
         with_eps(eps: f32) => eps = eps;
     }
 
-    /// [`Self::attribute`] plus each sample's summation-to-delta gap (two more forward
-    /// passes: the input's and the reference's target logits).
+    /// [`Self::attribute`] plus each sample's summation-to-delta gap (one more forward pass,
+    /// for the input's target logits; the reference's come from the recorded pass).
     pub fn attribute_with_delta<M: Classifier + ?Sized>(
         &self,
         model: &M,
         inputs: Tensor<4>,
         target: &Target,
     ) -> Result<DeepLiftOutput> {
-        let attribution = self.attribute(model, inputs.clone(), target)?;
-        let inputs = inputs.inner();
-        let reference = self.baseline.materialise(&inputs)?.inner();
+        let (attribution, reference_logits) = self.run(model, inputs.clone(), target)?;
         let targets = &attribution.targets;
         let n = targets.len();
-        let f_x = batched_target_scores(model, inputs, targets, None);
-        let f_0 = batched_target_scores(model, reference, targets, None);
+        let k = reference_logits.dims()[1];
+        let f_0 = (reference_logits * one_hot(targets, k, &inputs.device()))
+            .sum_dim(1)
+            .reshape([n]);
+        let f_x = batched_target_scores(model, inputs.inner(), targets, None);
         let total = attribution
             .relevance
             .clone()
@@ -74,19 +77,29 @@ impl DeepLift {
         inputs: Tensor<4>,
         target: &Target,
     ) -> Result<Attribution> {
+        Ok(self.run(model, inputs, target)?.0)
+    }
+
+    /// The attribution and the reference pass's logits.
+    fn run<M: Classifier + ?Sized>(
+        &self,
+        model: &M,
+        inputs: Tensor<4>,
+        target: &Target,
+    ) -> Result<(Attribution, Tensor<2>)> {
         validate_inputs(&inputs)?;
         check_eps(self.eps)?;
         let inputs = inputs.inner();
         let reference = self.baseline.materialise(&inputs)?.inner();
-        let (_, recorded) = rescale::record(|| model.logits(reference.clone()))?;
+        let (reference_logits, recorded) = rescale::record(|| model.logits(reference.clone()))?;
         let (targets, multipliers) = rescale::rescale(recorded, self.eps, || {
             gradients_for_target(model, inputs.clone(), target)
         })??;
-        Ok(
+        let attribution =
             Attribution::new((inputs - reference) * multipliers, targets, "deep_lift")?
                 .with_parameter("baseline", self.baseline.describe())
-                .with_parameter("eps", self.eps),
-        )
+                .with_parameter("eps", self.eps);
+        Ok((attribution, reference_logits))
     }
 }
 
