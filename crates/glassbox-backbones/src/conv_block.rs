@@ -4,7 +4,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, PadMode};
 use glassbox_core::rescale::relu;
 use std::ops::Range;
 
@@ -74,6 +74,62 @@ impl ConvBnRelu {
         let pad = |k: usize| ((k - 1) / 2, k - 1 - (k - 1) / 2);
         let options = ConvOptions::new_with_padding([1, 1], [pad(kh), pad(kw)], [1, 1], 1);
         conv2d(x, weight, None, options)
+    }
+
+    /// [`Self::conv_channels`] evaluated at the output pixels `pixels` only (flat indices
+    /// `y · W + x` into the `H × W` output), pixels before channels: `[N, pixels.len(), C_out]`.
+    ///
+    /// An im2col restricted to the wanted pixels (one gather from the zero-padded input) and
+    /// one matrix product: for a caller that reads a few outputs (a score summed over a
+    /// region) this costs a fraction of the full convolution. The values are those of
+    /// `conv_channels` at those pixels up to float summation order.
+    ///
+    /// # Panics
+    /// As [`Self::conv_channels`], and if a pixel index is outside `H × W`.
+    pub fn conv_channels_at(
+        &self,
+        x: Tensor<4>,
+        channels: Range<usize>,
+        pixels: &[usize],
+    ) -> Tensor<3> {
+        let [n, c_in, h, w] = x.dims();
+        let weight = self.conv.weight.val();
+        let [c_out, c_all, kh, kw] = weight.dims();
+        assert!(
+            channels.end <= c_all && channels.len() == c_in,
+            "conv_channels_at: input has {c_in} channels for the range {channels:?} of {c_all}"
+        );
+        assert!(
+            pixels.iter().all(|&p| p < h * w),
+            "conv_channels_at: a pixel index is outside the {h}×{w} output"
+        );
+        let taps = kh * kw;
+        // Weight rows in tap-major order, `o · C_in + c`, as the gathered patches below.
+        let weight = weight
+            .slice([0..c_out, channels, 0..kh, 0..kw])
+            .permute([0, 2, 3, 1])
+            .reshape([c_out, taps * c_in])
+            .transpose()
+            .unsqueeze_dim::<3>(0)
+            .expand([n, taps * c_in, c_out]);
+        // The same split of the `same` padding as `conv_channels`.
+        let (top, bottom) = ((kh - 1) / 2, kh - 1 - (kh - 1) / 2);
+        let (left, right) = ((kw - 1) / 2, kw - 1 - (kw - 1) / 2);
+        let (hp, wp) = (h + kh - 1, w + kw - 1);
+        // Channels last, so each gathered tap is one contiguous run of `C_in` values.
+        let rows = x
+            .pad((left, right, top, bottom), PadMode::Constant(0.0))
+            .reshape([n, c_in, hp * wp])
+            .swap_dims(1, 2);
+        let index: Vec<i64> = pixels
+            .iter()
+            .flat_map(|&p| (0..taps).map(move |o| ((p / w + o / kw) * wp + p % w + o % kw) as i64))
+            .collect();
+        let index = Tensor::<1, Int>::from_ints(index.as_slice(), &rows.device());
+        let patches = rows
+            .select(1, index)
+            .reshape([n, pixels.len(), taps * c_in]);
+        patches.matmul(weight)
     }
 
     /// Batch norm and ReLU of a convolution output (see [`Self::conv_channels`]).

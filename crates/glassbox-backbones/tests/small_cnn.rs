@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 use glassbox_backbones::{MultiLevelBackbone, SmallCnnConfig};
-use glassbox_core::{Classifier, Error, FeatureClassifier};
+use glassbox_core::{Classifier, Error, FeatureClassifier, HostTensor};
 
 #[test]
 fn shapes_of_logits_and_levels() {
@@ -93,5 +93,40 @@ fn conv_block_channel_parts_sum_to_the_full_convolution() {
         assert_eq!(split.dims(), full.dims(), "kernel {kernel}");
         let diff = (split - full).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "kernel {kernel}: {diff}");
+    }
+}
+
+#[test]
+fn conv_at_pixels_equals_the_full_convolution_there() {
+    use burn::tensor::Distribution;
+    use glassbox_backbones::ConvBnReluConfig;
+    let device = Device::flex();
+    device.seed(4);
+    let (h, w) = (7, 6);
+    // Corners and edges (where the zero padding enters), interior pixels, a repeat, and an
+    // unsorted order.
+    let pixels = [0, w - 1, h * w - 1, (h - 1) * w, 8, 20, 20, 13, 2];
+    for kernel in [1, 2, 3, 4] {
+        let block = ConvBnReluConfig::new(5, 4)
+            .with_kernel_size(kernel)
+            .init(&device)
+            .valid();
+        let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
+        let full = HostTensor::from_tensor(&block.conv_channels(x.clone(), 1..4));
+        let at = block.conv_channels_at(x, 1..4, &pixels);
+        assert_eq!(at.dims(), [2, pixels.len(), 4], "kernel {kernel}");
+        let at = HostTensor::from_tensor(&at);
+        for b in 0..2 {
+            for (j, &p) in pixels.iter().enumerate() {
+                for c in 0..4 {
+                    let want = full.values[(b * 4 + c) * h * w + p];
+                    let got = at.values[(b * pixels.len() + j) * 4 + c];
+                    assert!(
+                        (want - got).abs() < 1e-5,
+                        "kernel {kernel} item {b} pixel {p} channel {c}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
