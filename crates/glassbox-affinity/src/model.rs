@@ -20,8 +20,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
-use burn::tensor::module::{adaptive_avg_pool2d, interpolate};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::module::adaptive_avg_pool2d;
 use glassbox_backbones::{
     ConvBnRelu, ConvBnReluConfig, ImageClassifier, ModelConfig, MultiLevelBackbone, SmallCnnConfig,
 };
@@ -411,7 +410,7 @@ impl MatchingSegmenter {
         // `[copies·N, kept, c_out]`, pixels before channels (see `conv_channels_at`).
         let conv = self
             .refine
-            .conv_channels_at(upsample(x, [hr, wr]), 0..d, &pixels);
+            .conv_channels_at(resize(x, [hr, wr]), 0..d, &pixels);
         let term = terms[1]
             .clone()
             .reshape([n, c_out, hr * wr])
@@ -500,25 +499,16 @@ impl MatchingSegmenter {
     }
 }
 
-/// Bilinear resize of `[B, C, h, w]` to `[B, C, H, W]` as two matrix products
-/// ([`resize_bilinear`]): the same map as [`resize`], several times faster on flex than its
-/// `interpolate` for the small feature maps of the decoder.
-fn upsample(x: Tensor<4>, [h, w]: [usize; 2]) -> Tensor<4> {
-    let [b, c, hx, wx] = x.dims();
-    resize_bilinear(x.reshape([b * c, hx, wx]), [h, w]).reshape([b, c, h, w])
-}
-
-/// Bilinear resize (`align_corners = false`); identity when the size already matches.
+/// Bilinear resize (`align_corners = false`, as PyTorch's `interpolate`) of `[B, C, h, w]` to
+/// `[B, C, H, W]` by two matrix products ([`resize_bilinear`]); identity when the size already
+/// matches. On flex this is several times faster than burn's `interpolate` for the decoder's
+/// small maps.
 pub(crate) fn resize(x: Tensor<4>, [h, w]: [usize; 2]) -> Tensor<4> {
-    if x.dims()[2..] == [h, w] {
+    let [b, c, hx, wx] = x.dims();
+    if [hx, wx] == [h, w] {
         return x;
     }
-    interpolate(
-        x,
-        InterpolateOptions::new(InterpolateMode::Bilinear)
-            .with_align_corners(false)
-            .with_output_size([h, w]),
-    )
+    resize_bilinear(x.reshape([b * c, hx, wx]), [h, w]).reshape([b, c, h, w])
 }
 
 impl FewShotSegmenter for MatchingSegmenter {

@@ -1,0 +1,92 @@
+//! The Affinity Explainer's cost against the plain forward pass, timed *interleaved*: each
+//! round calls the forward pass and every explainer configuration once, in turn, and the
+//! medians over rounds are compared. On a shared or frequency-scaling machine this is steadier
+//! than criterion's benchmark groups, which time one function after another (the criterion
+//! bench `cargo bench -p glassbox-benches --bench affinity` also covers IG-50).
+//!
+//! Same model and episode as the criterion bench: an untrained SmallCnn `MatchingSegmenter`
+//! (seed 0) and FSS-Fashion test episode 0 (fold 0, sampler seed 7), 1-shot and 5-shot.
+//! Every timed call reads its result back to the host.
+//!
+//! `cargo run --release -p glassbox --example affinity_timing [rounds]` (default 200).
+
+use burn::prelude::*;
+use glassbox::affinity::{
+    AffinityExplainer, AffinityExplainerConfig, Aggregation, MatchingSegmenterConfig, Region,
+    Variant,
+};
+use glassbox::core::{FewShotSegmenter, HostTensor};
+use glassbox::data::fashion_mnist::{MEAN, STD};
+use glassbox::data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch};
+use glassbox::data::{FashionMnist, Split};
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> glassbox::core::Result<()> {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|r| r.parse().expect("rounds must be a number"))
+        .unwrap_or(200)
+        .max(1);
+    let dev = Device::flex();
+    dev.seed(0);
+    let model = MatchingSegmenterConfig::default().init(&dev).valid();
+    let test = FashionMnist::embedded(Split::Test)?;
+    let configs = [
+        ("unmasked", AffinityExplainerConfig::new(Variant::Unmasked)),
+        ("masked", AffinityExplainerConfig::new(Variant::Masked)),
+        (
+            "masked_mean_weights",
+            AffinityExplainerConfig::new(Variant::Masked).with_aggregation(Aggregation::Mean),
+        ),
+    ];
+    for shots in [1usize, 5] {
+        let sampler =
+            EpisodeSampler::new(&test, SceneConfig::default(), 0, FoldRole::Test, shots, 7)?;
+        let input = episode_batch(&sampler.episodes(0, 1), [MEAN, STD], &dev)?.input;
+        let explainers: Vec<_> = configs
+            .iter()
+            .map(|(name, c)| (*name, AffinityExplainer::new(c.clone())))
+            .collect();
+        let mut forward = Vec::with_capacity(rounds);
+        let mut explain = vec![Vec::with_capacity(rounds); explainers.len()];
+        for round in 0..=rounds {
+            let start = Instant::now();
+            HostTensor::from_tensor(&model.segment(
+                input.query.clone(),
+                input.support_images.clone(),
+                input.support_masks.clone(),
+            ));
+            let t_forward = start.elapsed().as_secs_f64();
+            let mut t_explain = Vec::with_capacity(explainers.len());
+            for (_, explainer) in &explainers {
+                let start = Instant::now();
+                let out = explainer.explain(&model, &input, &Region::Predicted)?;
+                HostTensor::from_tensor(&out.attribution.support);
+                t_explain.push(start.elapsed().as_secs_f64());
+            }
+            // Round 0 warms up.
+            if round > 0 {
+                forward.push(t_forward);
+                for (all, t) in explain.iter_mut().zip(t_explain) {
+                    all.push(t);
+                }
+            }
+        }
+        let f = median(forward);
+        println!("{shots}-shot, {rounds} rounds: forward {:.3} ms", f * 1e3);
+        for ((name, _), times) in explainers.iter().zip(explain) {
+            let e = median(times);
+            println!(
+                "  explain {name:<20} {:.3} ms  explain / forward {:.3}",
+                e * 1e3,
+                e / f
+            );
+        }
+    }
+    Ok(())
+}
