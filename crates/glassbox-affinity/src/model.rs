@@ -218,12 +218,17 @@ impl MatchingSegmenter {
 
     /// The full forward pass: logits, affinities and the decoder state.
     pub fn forward_all(&self, input: &FewShotInput) -> (MatchingOutput, DecoderState) {
+        self.run(input, true)
+    }
+
+    /// The backbone on queries and supports, then [`Self::run_from_levels`].
+    fn run(&self, input: &FewShotInput, affinities: bool) -> (MatchingOutput, DecoderState) {
         let [n, k, c, h, w] = input.support_images.dims();
         let q_levels = self.backbone.forward_levels(input.query.clone());
         let s_levels = self
             .backbone
             .forward_levels(input.support_images.clone().reshape([n * k, c, h, w]));
-        self.forward_from_levels(input, q_levels, s_levels)
+        self.run_from_levels(input, q_levels, s_levels, affinities)
     }
 
     /// The forward pass after the backbone: `q_levels` / `s_levels` are the backbone levels of
@@ -233,6 +238,19 @@ impl MatchingSegmenter {
         input: &FewShotInput,
         q_levels: Vec<Tensor<4>>,
         s_levels: Vec<Tensor<4>>,
+    ) -> (MatchingOutput, DecoderState) {
+        self.run_from_levels(input, q_levels, s_levels, true)
+    }
+
+    /// [`Self::forward_from_levels`]; with `affinities` false the head-averaged scores (which
+    /// only an explainer reads) are not computed and `layers` is empty, so the plain
+    /// segmentation does no explanation work.
+    fn run_from_levels(
+        &self,
+        input: &FewShotInput,
+        q_levels: Vec<Tensor<4>>,
+        s_levels: Vec<Tensor<4>>,
+        affinities: bool,
     ) -> (MatchingOutput, DecoderState) {
         let [n, k, _, h, w] = input.support_images.dims();
         let masks = input.support_masks.clone().reshape([n * k, 1, h, w]);
@@ -274,12 +292,14 @@ impl MatchingSegmenter {
                 .repeat_dim(1, self.heads);
             let transferred = softmax(scores.clone(), 3).matmul(m);
             coarse.push(transferred.mean_dim(1).reshape([n, 1, hl, wl]));
-            layers.push(AffinityLayer {
-                name: self.level_names[i].clone(),
-                scores: scores.mean_dim(1).reshape([n, p, k * p]),
-                query_hw: [hl, wl],
-                support_hw: [hl, wl],
-            });
+            if affinities {
+                layers.push(AffinityLayer {
+                    name: self.level_names[i].clone(),
+                    scores: scores.mean_dim(1).reshape([n, p, k * p]),
+                    query_hw: [hl, wl],
+                    support_hw: [hl, wl],
+                });
+            }
         }
         let skips = [
             finest.expect("at least one matching level"),
@@ -483,7 +503,7 @@ impl MatchingSegmenter {
         let level = *self.match_levels.last().expect("a matching level");
         let features = s_levels[level].clone().detach().require_grad();
         s_levels[level] = features.clone();
-        let (out, _) = self.forward_from_levels(&input_ad, q_levels, s_levels);
+        let (out, _) = self.run_from_levels(&input_ad, q_levels, s_levels, false);
         let fg = out.logits.slice(s![.., 1..2]).reshape([n, h, w]);
         let grads = (fg * region.inner().autodiff()).sum().backward();
         let g = features
@@ -523,7 +543,7 @@ impl FewShotSegmenter for MatchingSegmenter {
             support_images,
             support_masks,
         };
-        self.forward_all(&input).0.logits
+        self.run(&input, false).0.logits
     }
 }
 
