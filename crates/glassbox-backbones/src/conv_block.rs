@@ -62,18 +62,22 @@ impl ConvBnRelu {
     /// If `x`'s channel count differs from `channels.len()` or the range exceeds the input
     /// channels (a programming error, like a wrong channel count in `forward`).
     pub fn conv_channels(&self, x: Tensor<4>, channels: Range<usize>) -> Tensor<4> {
-        let [_, c_in, _, _] = x.dims();
+        let weight = self.channel_weight(x.dims()[1], channels);
+        let [_, _, kh, kw] = weight.dims();
+        let options = ConvOptions::new_with_padding([1, 1], [same(kh), same(kw)], [1, 1], 1);
+        conv2d(x, weight, None, options)
+    }
+
+    /// The kernel's slice for the input channels `channels`, checked against the `c_in`
+    /// channels the caller's input has.
+    fn channel_weight(&self, c_in: usize, channels: Range<usize>) -> Tensor<4> {
         let weight = self.conv.weight.val();
         let [c_out, c_all, kh, kw] = weight.dims();
         assert!(
             channels.end <= c_all && channels.len() == c_in,
-            "conv_channels: input has {c_in} channels for the range {channels:?} of {c_all}"
+            "ConvBnRelu: input has {c_in} channels for the range {channels:?} of {c_all}"
         );
-        let weight = weight.slice([0..c_out, channels, 0..kh, 0..kw]);
-        // `Same` padding at stride 1, split as burn splits it (the extra row/column at the end).
-        let pad = |k: usize| ((k - 1) / 2, k - 1 - (k - 1) / 2);
-        let options = ConvOptions::new_with_padding([1, 1], [pad(kh), pad(kw)], [1, 1], 1);
-        conv2d(x, weight, None, options)
+        weight.slice([0..c_out, channels, 0..kh, 0..kw])
     }
 
     /// [`Self::conv_channels`] evaluated at the output pixels `pixels` only (flat indices
@@ -93,12 +97,8 @@ impl ConvBnRelu {
         pixels: &[usize],
     ) -> Tensor<3> {
         let [n, c_in, h, w] = x.dims();
-        let weight = self.conv.weight.val();
-        let [c_out, c_all, kh, kw] = weight.dims();
-        assert!(
-            channels.end <= c_all && channels.len() == c_in,
-            "conv_channels_at: input has {c_in} channels for the range {channels:?} of {c_all}"
-        );
+        let weight = self.channel_weight(c_in, channels);
+        let [c_out, _, kh, kw] = weight.dims();
         assert!(
             pixels.iter().all(|&p| p < h * w),
             "conv_channels_at: a pixel index is outside the {h}×{w} output"
@@ -106,15 +106,12 @@ impl ConvBnRelu {
         let taps = kh * kw;
         // Weight rows in tap-major order, `o · C_in + c`, as the gathered patches below.
         let weight = weight
-            .slice([0..c_out, channels, 0..kh, 0..kw])
             .permute([0, 2, 3, 1])
             .reshape([c_out, taps * c_in])
             .transpose()
             .unsqueeze_dim::<3>(0)
             .expand([n, taps * c_in, c_out]);
-        // The same split of the `same` padding as `conv_channels`.
-        let (top, bottom) = ((kh - 1) / 2, kh - 1 - (kh - 1) / 2);
-        let (left, right) = ((kw - 1) / 2, kw - 1 - (kw - 1) / 2);
+        let ((top, bottom), (left, right)) = (same(kh), same(kw));
         let (hp, wp) = (h + kh - 1, w + kw - 1);
         // Channels last, so each gathered tap is one contiguous run of `C_in` values.
         let rows = x
@@ -136,4 +133,10 @@ impl ConvBnRelu {
     pub fn activate(&self, conv_out: Tensor<4>) -> Tensor<4> {
         relu(self.bn.forward(conv_out))
     }
+}
+
+/// `Same` padding at stride 1 for a kernel side `k`, split as burn splits it (the extra row or
+/// column at the end): `(before, after)`.
+fn same(k: usize) -> (usize, usize) {
+    ((k - 1) / 2, k - 1 - (k - 1) / 2)
 }
