@@ -8,13 +8,17 @@
 //! (seed 0) and FSS-Fashion test episode 0 (fold 0, sampler seed 7), 1-shot and 5-shot.
 //! Every timed call reads its result back to the host.
 //!
-//! `cargo run --release -p glassbox --example affinity_timing [rounds]` (default 200).
+//! `cargo run --release -p glassbox --example affinity_timing [rounds] [model_dir]` (default
+//! 200 rounds). With `model_dir` (a `glassbox fss train` output) the trained model is timed
+//! instead, on episode 0 of its own fold and scene settings: its predicted region is an object,
+//! not the untrained model's blob, and the ablation's cost depends on the region's size.
 
 use burn::prelude::*;
 use glassbox::affinity::{
-    AffinityExplainer, AffinityExplainerConfig, Aggregation, MatchingSegmenterConfig, Region,
-    Variant,
+    AffinityExplainer, AffinityExplainerConfig, Aggregation, FssTrainConfig,
+    MatchingSegmenterConfig, Region, Variant,
 };
+use glassbox::core::checkpoint::{load_checkpoint_config, load_checkpoint_weights};
 use glassbox::core::{FewShotSegmenter, HostTensor};
 use glassbox::data::fashion_mnist::{MEAN, STD};
 use glassbox::data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch};
@@ -34,7 +38,20 @@ fn main() -> glassbox::core::Result<()> {
         .max(1);
     let dev = Device::flex();
     dev.seed(0);
-    let model = MatchingSegmenterConfig::default().init(&dev).valid();
+    let (model, scene, fold) = match std::env::args().nth(2) {
+        Some(dir) => {
+            let config: FssTrainConfig = load_checkpoint_config(&dir)?;
+            config.validate()?;
+            let model = load_checkpoint_weights(config.model.try_init(&dev)?, &dir)?;
+            (model, config.scene, config.fold)
+        }
+        None => (
+            MatchingSegmenterConfig::default().init(&dev),
+            SceneConfig::default(),
+            0,
+        ),
+    };
+    let model = model.valid();
     let test = FashionMnist::embedded(Split::Test)?;
     let configs = [
         ("unmasked", AffinityExplainerConfig::new(Variant::Unmasked)),
@@ -45,13 +62,17 @@ fn main() -> glassbox::core::Result<()> {
         ),
     ];
     for shots in [1usize, 5] {
-        let sampler =
-            EpisodeSampler::new(&test, SceneConfig::default(), 0, FoldRole::Test, shots, 7)?;
+        let sampler = EpisodeSampler::new(&test, scene.clone(), fold, FoldRole::Test, shots, 7)?;
         let input = episode_batch(&sampler.episodes(0, 1), [MEAN, STD], &dev)?.input;
         let explainers: Vec<_> = configs
             .iter()
             .map(|(name, c)| (*name, AffinityExplainer::new(c.clone())))
             .collect();
+        let region = explainers[0]
+            .1
+            .explain(&model, &input, &Region::Predicted)?
+            .region;
+        let share = HostTensor::from_tensor(&region.mean()).values[0];
         let mut forward = Vec::with_capacity(rounds);
         let mut explain = vec![Vec::with_capacity(rounds); explainers.len()];
         for round in 0..=rounds {
@@ -78,7 +99,11 @@ fn main() -> glassbox::core::Result<()> {
             }
         }
         let f = median(forward);
-        println!("{shots}-shot, {rounds} rounds: forward {:.3} ms", f * 1e3);
+        println!(
+            "{shots}-shot, {rounds} rounds (predicted region {:.1} % of the query): forward {:.3} ms",
+            share * 100.0,
+            f * 1e3
+        );
         for ((name, _), times) in explainers.iter().zip(explain) {
             let e = median(times);
             println!(
