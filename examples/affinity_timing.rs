@@ -1,6 +1,6 @@
 //! The Affinity Explainer's cost against the plain forward pass, timed *interleaved*: each
-//! round calls the forward pass and every explainer configuration once, in turn, and the
-//! medians over rounds are compared. On a shared or frequency-scaling machine this is steadier
+//! round calls the forward pass and every explainer configuration once, in turn (starting
+//! at a different one each round), and the medians over rounds are compared. On a shared or frequency-scaling machine this is steadier
 //! than criterion's benchmark groups, which time one function after another (the criterion
 //! bench `cargo bench -p glassbox-benches --bench affinity` also covers IG-50).
 //!
@@ -73,31 +73,36 @@ fn main() -> glassbox::core::Result<()> {
             .explain(&model, &input, &Region::Predicted)?
             .region;
         let share = HostTensor::from_tensor(&region.mean()).values[0];
-        let mut forward = Vec::with_capacity(rounds);
-        let mut explain = vec![Vec::with_capacity(rounds); explainers.len()];
+        // Call 0 is the forward pass, call i > 0 explainer i − 1. Each round starts at a
+        // different call, so no function always runs first (after the allocator has just
+        // freed the previous round's buffers) or always follows the same one.
+        let calls = explainers.len() + 1;
+        let mut times = vec![Vec::with_capacity(rounds); calls];
         for round in 0..=rounds {
-            let start = Instant::now();
-            HostTensor::from_tensor(&model.segment(
-                input.query.clone(),
-                input.support_images.clone(),
-                input.support_masks.clone(),
-            ));
-            let t_forward = start.elapsed().as_secs_f64();
-            let mut t_explain = Vec::with_capacity(explainers.len());
-            for (_, explainer) in &explainers {
+            for offset in 0..calls {
+                let call = (round + offset) % calls;
                 let start = Instant::now();
-                let out = explainer.explain(&model, &input, &Region::Predicted)?;
-                HostTensor::from_tensor(&out.attribution.support);
-                t_explain.push(start.elapsed().as_secs_f64());
-            }
-            // Round 0 warms up.
-            if round > 0 {
-                forward.push(t_forward);
-                for (all, t) in explain.iter_mut().zip(t_explain) {
-                    all.push(t);
+                if call == 0 {
+                    HostTensor::from_tensor(&model.segment(
+                        input.query.clone(),
+                        input.support_images.clone(),
+                        input.support_masks.clone(),
+                    ));
+                } else {
+                    let out = explainers[call - 1]
+                        .1
+                        .explain(&model, &input, &Region::Predicted)?;
+                    HostTensor::from_tensor(&out.attribution.support);
+                }
+                // Round 0 warms up.
+                if round > 0 {
+                    times[call].push(start.elapsed().as_secs_f64());
                 }
             }
         }
+        let mut times = times.into_iter();
+        let forward = times.next().expect("the forward pass's times");
+        let explain: Vec<Vec<f64>> = times.collect();
         let f = median(forward);
         println!(
             "{shots}-shot, {rounds} rounds (predicted region {:.1} % of the query): forward {:.3} ms",
