@@ -157,6 +157,13 @@ struct EvaluateArgs {
     metrics: score::MetricArgs,
 }
 
+/// glibc's malloc hands buffers above its (adaptive) mmap threshold back to the OS when they are
+/// freed, so every multi-MB tensor of the next step is page-faulted in again: on flex the
+/// 5-shot few-shot forward pass took 43–50 ms that way against 19–25 ms with an allocator
+/// that keeps freed memory (see `docs/affinity.md`, "Speed"). mimalloc keeps it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
