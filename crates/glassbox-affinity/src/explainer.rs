@@ -3,7 +3,9 @@
 //!
 //! For query region `R` (the predicted foreground by default), each matching layer `l` with
 //! affinities `A_l [P_q, K·P_s]`:
-//! 1. `Â = softmax_j A_l` over all support tokens of all shots jointly;
+//! 1. `Â = softmax_j A_l` over all support tokens of all shots jointly, `A_l` the mean over
+//!    attention heads (read from the model's own attention weights when it has them, see
+//!    [`AffinityLayer::attention`]);
 //! 2. for every support token `j`, the share of its (upsampled, normalised) query map that falls
 //!    in `R`: `c_l[j] = Σ_{p∈R} ā_j[p] / |R|` with `ā_j = U_E(Â[:, j]) / (Σ U_E(Â[:, j]) + 1e-6)`
 //!    — computed exactly with one matrix product through the adjoint of the bilinear
@@ -29,7 +31,7 @@ use glassbox_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::matching::MatchingModel;
+use crate::matching::{AffinityLayer, MatchingModel};
 use crate::smoothing::{dilate, gaussian_blur};
 use crate::upsample::{resize_adjoint, resize_bilinear, upsampling_mass};
 
@@ -258,36 +260,14 @@ impl AffinityExplainer {
         let area_e = region_e.clone().sum_dim(2).sum_dim(1).reshape([n, 1]);
 
         let l = out.layers.len();
-        let mut maps = Vec::with_capacity(l);
         for layer in &out.layers {
-            let [ln, pq, kps] = layer.scores.dims();
-            let [hq, wq] = layer.query_hw;
-            let [hs, ws] = layer.support_hw;
-            if ln != n || pq != hq * wq || kps != k * hs * ws {
-                return Err(Error::shape(
-                    format!("affinities of layer {}", layer.name),
-                    format!("[{n}, {}, {}]", hq * wq, k * hs * ws),
-                    &layer.scores.dims(),
-                ));
-            }
-            let a = if self.config.use_softmax {
-                softmax(layer.scores.clone(), 2)
-            } else {
-                layer.scores.clone()
-            };
-            // Both products in one: rows ρᵀ and υᵀ times Â, `[n, 2, K·Ps]`.
-            let rho = resize_adjoint(region_e.clone(), [hq, wq]).reshape([n, 1, pq]);
-            let ups = upsampling_mass([hq, wq], e, &device)
-                .reshape([1, 1, pq])
-                .expand([n, 1, pq]);
-            let products = Tensor::cat(vec![rho, ups], 1).matmul(a);
-            let num = products.clone().slice(s![.., 0..1]).reshape([n, kps]);
-            let den = products.slice(s![.., 1..2]).reshape([n, kps]);
-            let c = num / ((den + 1e-6) * area_e.clone());
-            let big = resize_bilinear(c.reshape([n * k, hs, ws]), e).reshape([n, k * e[0] * e[1]]);
-            let total = big.clone().sum_dim(1);
-            maps.push(big / (total + 1e-6));
+            check_layer(layer, n, k)?;
         }
+        let maps: Vec<Tensor<2>> = out
+            .layers
+            .iter()
+            .map(|layer| self.layer_map(layer, &region_e, &area_e, k, e))
+            .collect();
         let weights = match self.config.aggregation {
             Aggregation::FeatureAblation => model
                 .layer_weights(&state, &region)
@@ -332,6 +312,40 @@ impl AffinityExplainer {
         })
     }
 
+    /// One layer's support map `[N, K·E·E]`, normalised to sum 1 per query: the share of
+    /// each support token's normalised, upsampled query map that falls in the region.
+    fn layer_map(
+        &self,
+        layer: &AffinityLayer,
+        region_e: &Tensor<3>,
+        area_e: &Tensor<2>,
+        k: usize,
+        e: [usize; 2],
+    ) -> Tensor<2> {
+        let n = region_e.dims()[0];
+        let [hq, wq] = layer.query_hw;
+        let [hs, ws] = layer.support_hw;
+        let (pq, kps) = (hq * wq, k * hs * ws);
+        let (a, row_mass) = affinity_rows(layer, self.config.use_softmax);
+        // Both products in one: rows ρᵀ and υᵀ times Â, `[n, 2, K·Ps]`; Â's row
+        // normalisation, when still to do, is folded into ρ and υ.
+        let rho = resize_adjoint(region_e.clone(), [hq, wq]).reshape([n, 1, pq]);
+        let ups = upsampling_mass([hq, wq], e, &region_e.device())
+            .reshape([1, 1, pq])
+            .expand([n, 1, pq]);
+        let mut rows = Tensor::cat(vec![rho, ups], 1);
+        if let Some(mass) = row_mass {
+            rows = rows / mass.reshape([n, 1, pq]);
+        }
+        let products = rows.matmul(a);
+        let num = products.clone().slice(s![.., 0..1]).reshape([n, kps]);
+        let den = products.slice(s![.., 1..2]).reshape([n, kps]);
+        let c = num / ((den + 1e-6) * area_e.clone());
+        let big = resize_bilinear(c.reshape([n * k, hs, ws]), e).reshape([n, k * e[0] * e[1]]);
+        let total = big.clone().sum_dim(1);
+        big / (total + 1e-6)
+    }
+
     /// `G(D(M_s))`: the dilated, blurred support masks `[N, K, H, W]`.
     pub fn mask_prior(&self, masks: &Tensor<4>) -> Result<Tensor<4>> {
         let [n, k, h, w] = masks.dims();
@@ -355,6 +369,77 @@ impl AffinityExplainer {
             out.extend(gaussian_blur(&d, [h, w], size, sigma));
         }
         Ok(Tensor::<1>::from_floats(out.as_slice(), &masks.device()).reshape([n, k, h, w]))
+    }
+}
+
+/// Check a layer's affinity tensors against the episode (`n` queries, `k` shots).
+fn check_layer(layer: &AffinityLayer, n: usize, k: usize) -> Result<()> {
+    let [hq, wq] = layer.query_hw;
+    let [hs, ws] = layer.support_hw;
+    let heads = layer.scores.dims()[1];
+    let expected = [n, heads, hq * wq, k * hs * ws];
+    for (what, t) in std::iter::once(("scores", &layer.scores))
+        .chain(layer.attention.iter().map(|a| ("attention", a)))
+    {
+        if heads == 0 || t.dims() != expected {
+            return Err(Error::shape(
+                format!("{what} of layer {}", layer.name),
+                format!("[{n}, H ≥ 1, {}, {}]", hq * wq, k * hs * ws),
+                &t.dims(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A geometric-mean row (below) with less mass than this may have lost entries to float
+/// underflow; such a layer takes the exact path. The mass is `Σ_j Π_h P_h[j]^{1/H} ≤ 1`
+/// (AM–GM), 1 when all heads agree; an entry lost to underflow is below about `1e-11`.
+const MIN_GEOMETRIC_ROW_MASS: f32 = 1e-3;
+
+/// One layer's `Â` `[N, P_q, K·P_s]`, possibly up to its row normalisation: `(G, Some(r))`
+/// means `Â = G / r` row-wise, with `r` `[N, P_q, 1]`.
+///
+/// `softmax_j(mean_h S_h) ∝ exp(mean_h S_h) ∝ Π_h softmax_j(S_h)^{1/H}` within a row (each
+/// head's normaliser is constant along it), so when the model hands over its attention
+/// weights and `H` is a power of two, `G` is their geometric mean over heads by a tree of
+/// `sqrt(a·b)`: a few vectorised products and square roots instead of the mean over heads
+/// and a softmax's exponentials, which dominate the read-out on CPU. Otherwise, or when a
+/// row of `G` has too little mass ([`MIN_GEOMETRIC_ROW_MASS`]), the exact softmax of the
+/// head-mean scores.
+fn affinity_rows(layer: &AffinityLayer, use_softmax: bool) -> (Tensor<3>, Option<Tensor<3>>) {
+    let [n, heads, pq, kps] = layer.scores.dims();
+    if use_softmax
+        && let Some(attention) = &layer.attention
+        && heads.is_power_of_two()
+    {
+        let mut level: Vec<Tensor<4>> = (0..heads)
+            .map(|h| attention.clone().slice(s![.., h..h + 1]))
+            .collect();
+        if heads == 1 {
+            return (level.remove(0).reshape([n, pq, kps]), None);
+        }
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|pair| (pair[0].clone() * pair[1].clone()).sqrt())
+                .collect();
+        }
+        let g = level.remove(0).reshape([n, pq, kps]);
+        let mass = g.clone().sum_dim(2);
+        if HostTensor::from_tensor(&mass.clone().min()).values[0] >= MIN_GEOMETRIC_ROW_MASS {
+            return (g, Some(mass));
+        }
+    }
+    let mean = if heads == 1 {
+        layer.scores.clone().reshape([n, pq, kps])
+    } else {
+        layer.scores.clone().mean_dim(1).reshape([n, pq, kps])
+    };
+    if use_softmax {
+        (softmax(mean, 2), None)
+    } else {
+        (mean, None)
     }
 }
 
@@ -397,5 +482,44 @@ impl<M: MatchingModel + ?Sized> Explainer<M> for AffinityExplainer {
         _target: &Target,
     ) -> Result<SupportAttribution> {
         Ok(AffinityExplainer::explain(self, model, &input, &Region::Predicted)?.attribution)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn layer(scale: f64, device: &Device) -> AffinityLayer {
+        let scores =
+            Tensor::<4>::random([1, 4, 16, 32], Distribution::Uniform(-scale, scale), device);
+        AffinityLayer {
+            name: "l".into(),
+            attention: Some(softmax(scores.clone(), 3)),
+            scores,
+            query_hw: [4, 4],
+            support_hw: [4, 4],
+        }
+    }
+
+    /// Mildly different heads take the geometric-mean path; heads that disagree sharply leave
+    /// too little mass per row and take the exact path (the values themselves are checked
+    /// against a naive implementation in `tests/explainer.rs`).
+    #[test]
+    fn geometric_mean_path_and_its_underflow_guard() {
+        let device = Device::flex();
+        device.seed(1);
+        let (g, mass) = affinity_rows(&layer(3.0, &device), true);
+        let mass = mass.expect("mild heads use the attention weights");
+        let rows = g / mass;
+        let sums = HostTensor::from_tensor(&rows.sum_dim(2)).values;
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
+        let (_, mass) = affinity_rows(&layer(300.0, &device), true);
+        assert!(
+            mass.is_none(),
+            "sharp, disagreeing heads fall back to the exact softmax"
+        );
+        let (_, mass) = affinity_rows(&layer(3.0, &device), false);
+        assert!(mass.is_none(), "no softmax, no geometric mean");
     }
 }

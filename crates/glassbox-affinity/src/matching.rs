@@ -14,9 +14,16 @@ use glassbox_core::{FewShotInput, FewShotSegmenter};
 pub struct AffinityLayer {
     /// Name of the layer (e.g. `"stage2"`).
     pub name: String,
-    /// Raw (pre-softmax) scores `[N, P_q, K·P_s]`: query token `q` (row-major over
-    /// `query_hw`) against support token `j`, shots concatenated shot-major (`j = k·P_s + p`).
-    pub scores: Tensor<3>,
+    /// Raw (pre-softmax) scores per attention head `[N, H, P_q, K·P_s]`: query token `q`
+    /// (row-major over `query_hw`) against support token `j`, shots concatenated shot-major
+    /// (`j = k·P_s + p`). A model without heads uses `H = 1`. The explainer reads the head
+    /// mean.
+    pub scores: Tensor<4>,
+    /// The model's own attention weights `softmax_j(scores)` per head, `[N, H, P_q, K·P_s]`,
+    /// when its forward pass computed them (`None` otherwise). With them the explainer gets
+    /// `softmax_j(mean_h scores)` without another exponential: it is the row-normalised
+    /// geometric mean of the heads' attention weights.
+    pub attention: Option<Tensor<4>>,
     /// Query token grid `[h, w]`.
     pub query_hw: [usize; 2],
     /// Support token grid `[h, w]` (per shot).

@@ -19,7 +19,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::{relu, softmax};
 use burn::tensor::module::adaptive_avg_pool2d;
 use glassbox_backbones::{
     ConvBnRelu, ConvBnReluConfig, ImageClassifier, ModelConfig, MultiLevelBackbone, SmallCnnConfig,
@@ -242,9 +242,8 @@ impl MatchingSegmenter {
         self.run_from_levels(input, q_levels, s_levels, true)
     }
 
-    /// [`Self::forward_from_levels`]; with `affinities` false the head-averaged scores (which
-    /// only an explainer reads) are not computed and `layers` is empty, so the plain
-    /// segmentation does no explanation work.
+    /// [`Self::forward_from_levels`]; with `affinities` false `layers` is empty (the plain
+    /// segmentation keeps no explanation inputs alive).
     fn run_from_levels(
         &self,
         input: &FewShotInput,
@@ -290,12 +289,15 @@ impl MatchingSegmenter {
             let m = adaptive_avg_pool2d(masks.clone(), [hl, wl])
                 .reshape([n, 1, k * p, 1])
                 .repeat_dim(1, self.heads);
-            let transferred = softmax(scores.clone(), 3).matmul(m);
+            let attention = softmax(scores.clone(), 3);
+            let transferred = attention.clone().matmul(m);
             coarse.push(transferred.mean_dim(1).reshape([n, 1, hl, wl]));
             if affinities {
+                // Both are the forward pass's own tensors: keeping them copies nothing.
                 layers.push(AffinityLayer {
                     name: self.level_names[i].clone(),
-                    scores: scores.mean_dim(1).reshape([n, p, k * p]),
+                    scores,
+                    attention: Some(attention),
                     query_hw: [hl, wl],
                     support_hw: [hl, wl],
                 });
@@ -402,21 +404,28 @@ impl MatchingSegmenter {
         let batch = coarse[0].dims()[0];
         let copies = batch / n;
         let device = region.device();
-        let rho = resize_adjoint(region.clone(), [hr, wr]).reshape([n, hr * wr]);
-        let rho_host = HostTensor::from_tensor(&rho);
-        let pixels: Vec<usize> = (0..hr * wr)
-            .filter(|&p| (0..n).any(|i| rho_host.values[i * hr * wr + p] != 0.0))
+        let size = hr * wr;
+        let rho = HostTensor::from_tensor(&resize_adjoint(region.clone(), [hr, wr])).values;
+        let pixels: Vec<usize> = (0..size)
+            .filter(|&p| (0..n).any(|i| rho[i * size + p] != 0.0))
             .collect();
-        let area = region
-            .clone()
-            .sum_dim(2)
-            .sum_dim(1)
-            .reshape([1, n])
-            .clamp_min(1.0);
         if pixels.is_empty() {
             return Tensor::zeros([copies, n], &device);
         }
         let kept = pixels.len();
+        // `Σ_q ρ[q] = |R|`: the bilinear weights of every output pixel sum to one. So the
+        // area and the weights `ρ / |R|` at the kept pixels come from the host copy.
+        let mut weights = Vec::with_capacity(n * kept);
+        let mut mass = Vec::with_capacity(n);
+        for i in 0..n {
+            let row = &rho[i * size..(i + 1) * size];
+            let area = row.iter().sum::<f32>().max(1.0);
+            weights.extend(pixels.iter().map(|&p| row[p] / area));
+            mass.push(row.iter().sum::<f32>() / area);
+        }
+        let weights = Tensor::<1>::from_floats(weights.as_slice(), &device)
+            .reshape([1, n, 1, kept])
+            .expand([copies, n, 1, kept]);
         let index = Tensor::<1, Int>::from_ints(
             pixels
                 .iter()
@@ -425,42 +434,39 @@ impl MatchingSegmenter {
                 .as_slice(),
             &device,
         );
-        let x = self.mix_features(coarse, &terms[0]);
-        let d = x.dims()[1];
-        // `[copies·N, kept, c_out]`, pixels before channels (see `conv_channels_at`).
-        let conv = self
-            .refine
-            .conv_channels_at(resize(x, [hr, wr]), 0..d, &pixels);
+        // Channels last throughout, `[…, kept, c_out]`, as `conv_channels_at` returns it;
+        // the batch norm (inference mode) is its per-channel affine map, folded into the
+        // query term once.
+        let (scale, shift) = self.refine.bn_scale_shift();
+        let scale = scale.reshape([1, 1, c_out]);
         let term = terms[1]
             .clone()
-            .reshape([n, c_out, hr * wr])
+            .reshape([n, c_out, size])
             .swap_dims(1, 2)
-            .select(1, index.clone())
-            .unsqueeze_dim::<4>(0)
-            .expand([copies, n, kept, c_out])
-            .reshape([batch, kept, c_out]);
-        let features = self
+            .select(1, index)
+            * scale.clone()
+            + shift.reshape([1, 1, c_out]);
+        let x = self.mix_features(coarse, &terms[0]);
+        let d = x.dims()[1];
+        let conv = self
             .refine
-            .activate(
-                (conv + term)
-                    .swap_dims(1, 2)
-                    .reshape([batch, c_out, kept, 1]),
-            )
-            .reshape([copies, n, c_out, kept]);
-        let rho = rho.select(1, index).reshape([1, n, 1, kept]);
-        let pooled = (features * rho.clone()).sum_dim(3); // [copies, n, d, 1]
-        let weight = self
+            .conv_channels_at(resize(x, [hr, wr]), 0..d, &pixels)
+            * scale;
+        let features = relu(conv.reshape([copies, n, kept, c_out]) + term.unsqueeze_dim::<4>(0));
+        let pooled = weights.matmul(features); // [copies, n, 1, c_out]
+        let classifier = self
             .classify
             .weight
             .val()
             .slice(s![1..2])
-            .reshape([1, 1, c_out, 1]);
-        let mut total = (pooled * weight).sum_dim(2).reshape([copies, n]);
+            .reshape([1, 1, c_out, 1])
+            .expand([copies, n, c_out, 1]);
+        let mut total = pooled.matmul(classifier).reshape([copies, n]);
         if let Some(bias) = &self.classify.bias {
-            let mass = rho.sum_dim(3).reshape([1, n]);
+            let mass = Tensor::<1>::from_floats(mass.as_slice(), &device).reshape([1, n]);
             total = total + mass * bias.val().slice(s![1..2]).reshape([1, 1]);
         }
-        total / area
+        total
     }
 }
 

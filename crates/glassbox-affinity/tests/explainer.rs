@@ -138,22 +138,29 @@ fn naive(
     total.iter().map(|v| (v - lo) / (hi - lo)).collect()
 }
 
-#[test]
-fn matches_naive_reference_algorithm() {
+/// The explainer on `heads` random score maps per layer (uniform in `±scale`), with or
+/// without the model's attention weights, against [`naive`] on the head means.
+fn check_against_naive(heads: usize, scale: f32, with_attention: bool) {
     let device = Device::flex();
     let (k, side) = (2, 16);
     let grids = [8usize, 4];
     let mut layers = Vec::new();
     let mut raw = Vec::new();
     for (i, &g) in grids.iter().enumerate() {
-        let v = random(&[g * g, k * g * g], 10 + i as u64, 3.0);
+        let (p, kp) = (g * g, k * g * g);
+        let v = random(&[heads, p, kp], 10 + i as u64, scale);
+        let mean: Vec<f32> = (0..p * kp)
+            .map(|j| (0..heads).map(|h| v[h * p * kp + j]).sum::<f32>() / heads as f32)
+            .collect();
+        let scores = tensor(v, [1, heads, p, kp], &device);
         layers.push(AffinityLayer {
             name: format!("l{i}"),
-            scores: tensor(v.clone(), [1, g * g, k * g * g], &device),
+            attention: with_attention.then(|| burn::tensor::activation::softmax(scores.clone(), 3)),
+            scores,
             query_hw: [g, g],
             support_hw: [g, g],
         });
-        raw.push((v, [g, g]));
+        raw.push((mean, [g, g]));
     }
     // Foreground logits positive on an off-centre blob.
     let mut logits = vec![0.0f32; 2 * side * side];
@@ -181,8 +188,30 @@ fn matches_naive_reference_algorithm() {
         .zip(&reference)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
-    assert!(worst < 1e-4, "max |ours − naive| = {worst}");
+    assert!(
+        worst < 1e-4,
+        "{heads} heads, scale {scale}, attention {with_attention}: max |ours − naive| = {worst}"
+    );
     assert_eq!(host(&out.region), region);
+}
+
+#[test]
+fn matches_naive_reference_algorithm() {
+    check_against_naive(1, 3.0, false);
+}
+
+/// From the model's attention weights (the geometric mean over heads, for 1, 2 and 4 heads),
+/// from the raw scores alone, with 3 heads (not a power of two: the exact path), and with
+/// heads so sharp and so different that the geometric mean has too little mass per row (the
+/// exact path again): always the softmax of the head-mean scores.
+#[test]
+fn multi_head_affinities_match_the_naive_head_mean() {
+    for heads in [1, 2, 4] {
+        check_against_naive(heads, 3.0, true);
+    }
+    check_against_naive(4, 3.0, false);
+    check_against_naive(3, 3.0, true);
+    check_against_naive(4, 200.0, true);
 }
 
 #[test]
@@ -250,7 +279,8 @@ fn diagonal_affinity_points_at_the_matching_support_pixels() {
         logits: Tensor::zeros([1, 2, side, side], &device),
         layers: vec![AffinityLayer {
             name: "l".into(),
-            scores: tensor(scores, [1, p, k * p], &device),
+            scores: tensor(scores, [1, 1, p, k * p], &device),
+            attention: None,
             query_hw: [g, g],
             support_hw: [g, g],
         }],

@@ -104,34 +104,47 @@ impl ConvBnRelu {
             "conv_channels_at: a pixel index is outside the {h}×{w} output"
         );
         let taps = kh * kw;
-        // Weight rows in tap-major order, `o · C_in + c`, as the gathered patches below.
-        let weight = weight
-            .permute([0, 2, 3, 1])
-            .reshape([c_out, taps * c_in])
-            .transpose()
-            .unsqueeze_dim::<3>(0)
-            .expand([n, taps * c_in, c_out]);
+        // Weight rows in tap-major order, `o · C_in + c`, as the gathered patches below
+        // (`reshape` of the permuted kernel makes it contiguous for the matrix product).
+        let weight = weight.permute([2, 3, 1, 0]).reshape([taps * c_in, c_out]);
         let ((top, bottom), (left, right)) = (same(kh), same(kw));
         let (hp, wp) = (h + kh - 1, w + kw - 1);
-        // Channels last, so each gathered tap is one contiguous run of `C_in` values.
+        // Channels last, batch folded into the rows, so each gathered tap is one contiguous
+        // run of `C_in` values and the whole im2col is one gather.
         let rows = x
             .pad((left, right, top, bottom), PadMode::Constant(0.0))
-            .reshape([n, c_in, hp * wp])
-            .swap_dims(1, 2);
-        let index: Vec<i64> = pixels
-            .iter()
-            .flat_map(|&p| (0..taps).map(move |o| ((p / w + o / kw) * wp + p % w + o % kw) as i64))
+            .permute([0, 2, 3, 1])
+            .reshape([n * hp * wp, c_in]);
+        let index: Vec<i64> = (0..n)
+            .flat_map(|b| {
+                pixels.iter().flat_map(move |&p| {
+                    (0..taps)
+                        .map(move |o| (b * hp * wp + (p / w + o / kw) * wp + p % w + o % kw) as i64)
+                })
+            })
             .collect();
         let index = Tensor::<1, Int>::from_ints(index.as_slice(), &rows.device());
-        let patches = rows
-            .select(1, index)
-            .reshape([n, pixels.len(), taps * c_in]);
-        patches.matmul(weight)
+        rows.select(0, index)
+            .reshape([n * pixels.len(), taps * c_in])
+            .matmul(weight)
+            .reshape([n, pixels.len(), c_out])
     }
 
     /// Batch norm and ReLU of a convolution output (see [`Self::conv_channels`]).
     pub fn activate(&self, conv_out: Tensor<4>) -> Tensor<4> {
         relu(self.bn.forward(conv_out))
+    }
+
+    /// The inference-mode batch norm as a per-channel affine map `y = scale · x + shift`
+    /// (`scale = γ / √(running var + ε)`, `shift = β − running mean · scale`), `[C_out]`
+    /// each. With it a caller can normalise convolution outputs in any layout, e.g. the
+    /// channels-last `[N, pixels, C_out]` of [`Self::conv_channels_at`];
+    /// `relu(scale · x + shift)` is [`Self::activate`] of a model in inference mode.
+    pub fn bn_scale_shift(&self) -> (Tensor<1>, Tensor<1>) {
+        let bn = &self.bn;
+        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+        let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+        (scale, shift)
     }
 }
 

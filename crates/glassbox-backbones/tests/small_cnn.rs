@@ -130,3 +130,35 @@ fn conv_at_pixels_equals_the_full_convolution_there() {
         }
     }
 }
+
+#[test]
+fn batch_norm_scale_shift_is_the_inference_activation() {
+    use burn::tensor::Distribution;
+    use glassbox_backbones::ConvBnReluConfig;
+    let device = Device::flex();
+    device.seed(5);
+    // A few training-mode passes move the running statistics away from (0, 1).
+    let train = device.clone().autodiff();
+    let block = ConvBnReluConfig::new(3, 4).init(&train);
+    for _ in 0..3 {
+        let x = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(2.0, 3.0), &train);
+        let _ = block.forward(x);
+    }
+    let block = block.valid();
+    let conv = Tensor::<4>::random([2, 4, 3, 3], Distribution::Normal(1.0, 2.0), &device);
+    let want = block.activate(conv.clone());
+    let (scale, shift) = block.bn_scale_shift();
+    let (mean, scale_host) = (
+        HostTensor::from_tensor(&shift).values,
+        HostTensor::from_tensor(&scale).values,
+    );
+    assert!(
+        mean.iter().any(|v| v.abs() > 0.1) && scale_host.iter().any(|v| (v - 1.0).abs() > 0.1),
+        "running statistics did not move: shift {mean:?} scale {scale_host:?}"
+    );
+    let got = burn::tensor::activation::relu(
+        conv * scale.reshape([1, 4, 1, 1]) + shift.reshape([1, 4, 1, 1]),
+    );
+    let diff = (got - want).abs().max().into_scalar::<f32>();
+    assert!(diff < 1e-5, "{diff}");
+}
