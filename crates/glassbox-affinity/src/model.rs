@@ -419,9 +419,10 @@ impl MatchingSegmenter {
         let mut mass = Vec::with_capacity(n);
         for i in 0..n {
             let row = &rho[i * size..(i + 1) * size];
-            let area = row.iter().sum::<f32>().max(1.0);
+            let total = row.iter().sum::<f32>();
+            let area = total.max(1.0);
             weights.extend(pixels.iter().map(|&p| row[p] / area));
-            mass.push(row.iter().sum::<f32>() / area);
+            mass.push(total / area);
         }
         let weights = Tensor::<1>::from_floats(weights.as_slice(), &device)
             .reshape([1, n, 1, kept])
