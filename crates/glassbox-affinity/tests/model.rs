@@ -8,6 +8,23 @@ use glassbox_data::fashion_mnist::{MEAN, STD};
 use glassbox_data::fss::{EpisodeSampler, FoldRole, SceneConfig, episode_batch};
 use glassbox_data::{FashionMnist, Split};
 
+/// Runs `f` holding the lock on the device RNG. The RNG is shared by every test thread, so a
+/// test that seeds it and initialises a model does both under this lock (and so does any other
+/// initialisation here): no other test's draws can interleave and change the weights.
+fn with_rng<T>(f: impl FnOnce() -> T) -> T {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
+/// The default segmenter built from the device RNG seeded with `seed`.
+fn seeded_model(seed: u64, device: &Device) -> glassbox_affinity::MatchingSegmenter {
+    with_rng(|| {
+        device.seed(seed);
+        MatchingSegmenterConfig::default().init(device).valid()
+    })
+}
+
 fn episodes(shots: usize, n: usize, device: &Device) -> (FewShotInput, Tensor<3>) {
     let test = FashionMnist::embedded(Split::Test).unwrap();
     let sampler =
@@ -19,7 +36,7 @@ fn episodes(shots: usize, n: usize, device: &Device) -> (FewShotInput, Tensor<3>
 #[test]
 fn forward_shapes_and_affinity_layout() {
     let device = Device::flex();
-    let model = MatchingSegmenterConfig::default().init(&device).valid();
+    let model = seeded_model(0, &device);
     let (input, _) = episodes(3, 2, &device);
     let (out, state) = model.forward_matching(&input);
     assert_eq!(out.logits.dims(), [2, 2, 64, 64]);
@@ -50,7 +67,9 @@ fn forward_shapes_and_affinity_layout() {
 #[test]
 fn batched_ablation_weights_equal_one_at_a_time_ablation() {
     let device = Device::flex();
-    let model = MatchingSegmenterConfig::default().init(&device).valid();
+    // A fixed model: with an unlucky random one both ablations barely move the output, and
+    // float rounding in the tiny drops dominates their normalised ratio.
+    let model = seeded_model(2, &device);
     let (input, truth) = episodes(2, 2, &device);
     let (_, state) = model.forward_matching(&input);
     let weights = HostTensor::from_tensor(&model.layer_weights(&state, &truth).unwrap()).values;
@@ -88,8 +107,7 @@ fn batched_ablation_weights_equal_one_at_a_time_ablation() {
 #[test]
 fn support_grad_cam_is_a_non_negative_map_and_vanishes_for_an_empty_region() {
     let device = Device::flex();
-    device.seed(1);
-    let model = MatchingSegmenterConfig::default().init(&device).valid();
+    let model = seeded_model(1, &device);
     let (input, truth) = episodes(2, 1, &device);
     let cam = model.support_grad_cam(&input, Some(truth)).unwrap();
     assert_eq!(cam.support.dims(), [1, 2, 64, 64]);
@@ -117,12 +135,12 @@ fn invalid_configs_are_errors() {
         heads: 5,
         ..MatchingSegmenterConfig::default()
     };
-    assert!(bad_heads.try_init(&Device::flex()).is_err());
+    assert!(with_rng(|| bad_heads.try_init(&Device::flex())).is_err());
     let bad_level = MatchingSegmenterConfig {
         match_levels: vec![1, 7],
         ..MatchingSegmenterConfig::default()
     };
-    assert!(bad_level.try_init(&Device::flex()).is_err());
+    assert!(with_rng(|| bad_level.try_init(&Device::flex())).is_err());
     let bad_fold = FssTrainConfig {
         fold: 9,
         ..FssTrainConfig::default()
