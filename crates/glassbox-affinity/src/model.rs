@@ -19,6 +19,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::module::adaptive_avg_pool2d;
 use glassbox_backbones::{
@@ -28,7 +29,7 @@ use glassbox_core::{Error, FewShotInput, FewShotSegmenter, HostTensor, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
-use crate::upsample::{resize_adjoint, resize_bilinear};
+use crate::upsample::{resize_adjoint, resize_bilinear, resize_sources};
 
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -374,6 +375,13 @@ impl MatchingSegmenter {
     /// first mix convolution to mixed features `[copies·N, d, h_f, w_f]` at the finest
     /// matching grid.
     fn mix_features(&self, coarse: &[Tensor<4>], term: &Tensor<4>) -> Tensor<4> {
+        self.mix[1..]
+            .iter()
+            .fold(self.first_mix(coarse, term), |x, b| b.forward(x))
+    }
+
+    /// The first mix block: the coarse masks' part of its convolution plus the query term.
+    fn first_mix(&self, coarse: &[Tensor<4>], term: &Tensor<4>) -> Tensor<4> {
         let [_, _, hf, wf] = term.dims();
         let masks = Tensor::cat(
             coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect(),
@@ -381,9 +389,44 @@ impl MatchingSegmenter {
         );
         let mix0 =
             self.mix[0].conv_channels(masks, 0..coarse.len()) + tile(term, coarse[0].dims()[0]);
-        self.mix[1..]
+        self.mix[0].activate(mix0)
+    }
+
+    /// [`Self::mix_features`] exact at the grid pixels `needed` and zero elsewhere: the last
+    /// mix block is evaluated at those pixels alone ([`ConvBnRelu::conv_channels_at`], batch
+    /// norm in inference mode as its affine map).
+    fn mix_features_at(
+        &self,
+        coarse: &[Tensor<4>],
+        term: &Tensor<4>,
+        needed: &[usize],
+    ) -> Tensor<4> {
+        let Some((last, middle)) = self.mix[1..].split_last() else {
+            return self.first_mix(coarse, term);
+        };
+        let x = middle
             .iter()
-            .fold(self.mix[0].activate(mix0), |x, b| b.forward(x))
+            .fold(self.first_mix(coarse, term), |x, b| b.forward(x));
+        let [batch, c_in, hf, wf] = x.dims();
+        let device = x.device();
+        let (scale, shift) = last.bn_scale_shift();
+        let d = scale.dims()[0];
+        let values = relu(
+            last.conv_channels_at(x, 0..c_in, needed) * scale.reshape([1, 1, d])
+                + shift.reshape([1, 1, d]),
+        );
+        let index = Tensor::<1, Int>::from_ints(
+            needed
+                .iter()
+                .map(|&p| p as i64)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            &device,
+        );
+        Tensor::<3>::zeros([batch, hf * wf, d], &device)
+            .select_assign(1, index, values, IndexingUpdateOp::Add)
+            .swap_dims(1, 2)
+            .reshape([batch, d, hf, wf])
     }
 
     /// The mean foreground logit over `region` of decoder runs (coarse masks of `copies·N`
@@ -447,7 +490,16 @@ impl MatchingSegmenter {
             .select(1, index)
             * scale.clone()
             + shift.reshape([1, 1, c_out]);
-        let x = self.mix_features(coarse, &terms[0]);
+        // The mixed features are needed only where the refine convolution at the kept
+        // pixels reads its (resized) input.
+        let [_, _, hf, wf] = terms[0].dims();
+        let read = self.refine.input_pixels([hr, wr], &pixels);
+        let needed = if [hf, wf] == [hr, wr] {
+            read
+        } else {
+            resize_sources([hf, wf], [hr, wr], &read)
+        };
+        let x = self.mix_features_at(coarse, &terms[0], &needed);
         let d = x.dims()[1];
         let conv = self
             .refine

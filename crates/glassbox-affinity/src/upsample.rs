@@ -22,6 +22,36 @@ pub fn interpolation_matrix(from: usize, to: usize) -> Vec<f32> {
     m
 }
 
+/// The source pixels (flat indices into `[h, w]`, sorted, each once) that a bilinear resize
+/// `[h, w] → [H, W]` ([`resize_bilinear`]) reads with non-zero weight for the output pixels
+/// `pixels` (flat indices into `[H, W]`).
+pub fn resize_sources(
+    [h, w]: [usize; 2],
+    [h_out, w_out]: [usize; 2],
+    pixels: &[usize],
+) -> Vec<usize> {
+    let taps = |from: usize, to: usize| {
+        let m = interpolation_matrix(from, to);
+        (0..to)
+            .map(|i| {
+                (0..from)
+                    .filter(|&j| m[i * from + j] != 0.0)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (rows, cols) = (taps(h, h_out), taps(w, w_out));
+    let mut read = vec![false; h * w];
+    for &p in pixels {
+        for &y in &rows[p / w_out] {
+            for &x in &cols[p % w_out] {
+                read[y * w + x] = true;
+            }
+        }
+    }
+    (0..h * w).filter(|&q| read[q]).collect()
+}
+
 /// [`interpolation_matrix`] as a tensor `[to, from]` on `device`.
 pub fn interpolation_tensor(from: usize, to: usize, device: &Device) -> Tensor<2> {
     Tensor::<1>::from_floats(interpolation_matrix(from, to).as_slice(), device).reshape([to, from])

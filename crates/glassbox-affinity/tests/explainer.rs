@@ -5,7 +5,9 @@
 use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use glassbox_affinity::upsample::{resize_adjoint, resize_bilinear, upsampling_mass};
+use glassbox_affinity::upsample::{
+    resize_adjoint, resize_bilinear, resize_sources, upsampling_mass,
+};
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
     MatchingOutput, MatchingSegmenterConfig, Region, Variant,
@@ -255,6 +257,26 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
         }
         let total: f32 = mass.iter().sum();
         assert!((total - (to * to) as f32).abs() < 1e-2, "{total}");
+        // The sources a few output pixels read: zeroing every other input pixel leaves those
+        // outputs as they are.
+        let pixels = [0, to - 1, to * to / 2 + 1, to * to - 1];
+        let read = resize_sources([from, from], [to, to], &pixels);
+        let masked: Vec<f32> = (0..from * from)
+            .map(|q| if read.contains(&q) { a[q] } else { 0.0 })
+            .collect();
+        let sparse = host(&resize_bilinear(
+            tensor(masked, [1, from, from], &device),
+            [to, to],
+        ));
+        for p in pixels {
+            assert_eq!(sparse[p], ua[p], "{from}->{to}: pixel {p}");
+        }
+        if to > from {
+            assert!(
+                read.len() < from * from,
+                "{from}->{to}: every source is read"
+            );
+        }
     }
 }
 

@@ -130,6 +130,29 @@ impl ConvBnRelu {
             .reshape([n, pixels.len(), c_out])
     }
 
+    /// The input pixels (flat indices into the `H × W` input, sorted, each once) that
+    /// [`Self::conv_channels_at`] reads for the output pixels `pixels`: their kernel
+    /// neighbourhoods, without the zero padding. A caller that computes its input only at
+    /// these pixels (zeros elsewhere) gets the same outputs there.
+    pub fn input_pixels(&self, [h, w]: [usize; 2], pixels: &[usize]) -> Vec<usize> {
+        let [_, _, kh, kw] = self.conv.weight.dims();
+        let ((top, _), (left, _)) = (same(kh), same(kw));
+        let mut read = vec![false; h * w];
+        for &p in pixels {
+            let (y, x) = (p / w, p % w);
+            for dy in 0..kh {
+                for dx in 0..kw {
+                    // Padded row `y + dy` is input row `y + dy − top`.
+                    let (yy, xx) = ((y + dy).wrapping_sub(top), (x + dx).wrapping_sub(left));
+                    if yy < h && xx < w {
+                        read[yy * w + xx] = true;
+                    }
+                }
+            }
+        }
+        (0..h * w).filter(|&q| read[q]).collect()
+    }
+
     /// Batch norm and ReLU of a convolution output (see [`Self::conv_channels`]).
     pub fn activate(&self, conv_out: Tensor<4>) -> Tensor<4> {
         relu(self.bn.forward(conv_out))

@@ -113,8 +113,21 @@ fn conv_at_pixels_equals_the_full_convolution_there() {
             .valid();
         let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
         let full = HostTensor::from_tensor(&block.conv_channels(x.clone(), 1..4));
-        let at = block.conv_channels_at(x, 1..4, &pixels);
+        let at = block.conv_channels_at(x.clone(), 1..4, &pixels);
         assert_eq!(at.dims(), [2, pixels.len(), 4], "kernel {kernel}");
+        // Only the input pixels it names matter: zero every other one and nothing changes.
+        let read = block.input_pixels([h, w], &pixels);
+        assert!(
+            read.len() < h * w,
+            "kernel {kernel}: the test pixels read everything"
+        );
+        let keep: Vec<f32> = (0..h * w)
+            .map(|q| if read.contains(&q) { 1.0 } else { 0.0 })
+            .collect();
+        let keep = Tensor::<1>::from_floats(keep.as_slice(), &device).reshape([1, 1, h, w]);
+        let sparse = block.conv_channels_at(x * keep, 1..4, &pixels);
+        let diff = (sparse - at.clone()).abs().max().into_scalar::<f32>();
+        assert!(diff == 0.0, "kernel {kernel}: {diff}");
         let at = HostTensor::from_tensor(&at);
         for b in 0..2 {
             for (j, &p) in pixels.iter().enumerate() {
