@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel};
 use crate::smoothing::{dilate, gaussian_blur};
-use crate::upsample::{resize_adjoint, resize_bilinear, upsampling_mass};
+use crate::upsample::{resize_adjoint_host, resize_bilinear, upsampling_mass_values};
 
 /// How the support mask enters the explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -257,7 +257,9 @@ impl AffinityExplainer {
         } else {
             nearest(region.clone(), e)
         };
-        let area_e = region_e.clone().sum_dim(2).sum_dim(1).reshape([n, 1]);
+        // The region at the working resolution on the host: each layer's `ρ = Uᵀ1_R` is a
+        // scatter over at most four sources per pixel there.
+        let region_host = HostTensor::from_tensor(&region_e).values;
 
         let l = out.layers.len();
         for layer in &out.layers {
@@ -266,7 +268,7 @@ impl AffinityExplainer {
         let maps: Vec<Tensor<2>> = out
             .layers
             .iter()
-            .map(|layer| self.layer_map(layer, &region_e, &area_e, k, e))
+            .map(|layer| self.layer_map(layer, &region_host, k, e, &device))
             .collect();
         let weights = match self.config.aggregation {
             Aggregation::FeatureAblation => model
@@ -313,34 +315,39 @@ impl AffinityExplainer {
     }
 
     /// One layer's support map `[N, K·E·E]`, normalised to sum 1 per query: the share of
-    /// each support token's normalised, upsampled query map that falls in the region.
+    /// each support token's normalised, upsampled query map that falls in the region
+    /// (`region`: the `N` query regions at the working resolution `e`, on the host).
     fn layer_map(
         &self,
         layer: &AffinityLayer,
-        region_e: &Tensor<3>,
-        area_e: &Tensor<2>,
+        region: &[f32],
         k: usize,
         e: [usize; 2],
+        device: &Device,
     ) -> Tensor<2> {
-        let n = region_e.dims()[0];
+        let n = region.len() / (e[0] * e[1]);
         let [hq, wq] = layer.query_hw;
         let [hs, ws] = layer.support_hw;
         let (pq, kps) = (hq * wq, k * hs * ws);
         let (a, row_mass) = affinity_rows(layer, self.config.use_softmax);
-        // Both products in one: rows ρᵀ and υᵀ times Â, `[n, 2, K·Ps]`; Â's row
-        // normalisation, when still to do, is folded into ρ and υ.
-        let rho = resize_adjoint(region_e.clone(), [hq, wq]).reshape([n, 1, pq]);
-        let ups = upsampling_mass([hq, wq], e, &region_e.device())
-            .reshape([1, 1, pq])
-            .expand([n, 1, pq]);
-        let mut rows = Tensor::cat(vec![rho, ups], 1);
+        // Both products in one: rows `ρᵀ/|R|` and `υᵀ` times `Â`, `[n, 2, K·Ps]`, built on
+        // the host; Â's row normalisation, when still to do, is folded into them.
+        let rho = resize_adjoint_host(region, e, [hq, wq]);
+        let ups = upsampling_mass_values([hq, wq], e);
+        let mut rows = Vec::with_capacity(n * 2 * pq);
+        for (query, rho) in region.chunks(e[0] * e[1]).zip(rho.chunks(pq)) {
+            let area: f32 = query.iter().sum();
+            rows.extend(rho.iter().map(|r| r / area));
+            rows.extend_from_slice(&ups);
+        }
+        let mut rows = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, 2, pq]);
         if let Some(mass) = row_mass {
             rows = rows / mass.reshape([n, 1, pq]);
         }
         let products = rows.matmul(a);
         let num = products.clone().slice(s![.., 0..1]).reshape([n, kps]);
         let den = products.slice(s![.., 1..2]).reshape([n, kps]);
-        let c = num / ((den + 1e-6) * area_e.clone());
+        let c = num / (den + 1e-6);
         let big = resize_bilinear(c.reshape([n * k, hs, ws]), e).reshape([n, k * e[0] * e[1]]);
         let total = big.clone().sum_dim(1);
         big / (total + 1e-6)

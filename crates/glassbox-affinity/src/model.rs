@@ -29,7 +29,7 @@ use glassbox_core::{Error, FewShotInput, FewShotSegmenter, HostTensor, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
-use crate::upsample::{resize_adjoint, resize_bilinear, resize_sources};
+use crate::upsample::{resize_adjoint_host, resize_bilinear, resize_sources};
 
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -448,7 +448,8 @@ impl MatchingSegmenter {
         let copies = batch / n;
         let device = region.device();
         let size = hr * wr;
-        let rho = HostTensor::from_tensor(&resize_adjoint(region.clone(), [hr, wr])).values;
+        let [_, h, w] = region.dims();
+        let rho = resize_adjoint_host(&HostTensor::from_tensor(region).values, [h, w], [hr, wr]);
         let pixels: Vec<usize> = (0..size)
             .filter(|&p| (0..n).any(|i| rho[i * size + p] != 0.0))
             .collect();

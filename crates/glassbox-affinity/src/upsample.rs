@@ -89,6 +89,44 @@ pub fn resize_adjoint(x: Tensor<3>, [h, w]: [usize; 2]) -> Tensor<3> {
     uyt.matmul(x).matmul(ux)
 }
 
+/// [`resize_adjoint`] on host values: `x` holds `B` images `[H, W]` (row-major, `B·H·W`
+/// values); returns `B` images `[h, w]`. Each output coordinate of a bilinear upsampling reads
+/// at most two source coordinates per axis, so this is a scatter of each pixel over at most
+/// four sources: for callers that need the result on the host anyway (pixel selection) or
+/// whose `x` is a small mask, cheaper than two batched matrix products on the device.
+pub fn resize_adjoint_host(x: &[f32], [h_big, w_big]: [usize; 2], [h, w]: [usize; 2]) -> Vec<f32> {
+    let taps = |from: usize, to: usize| {
+        let m = interpolation_matrix(from, to);
+        (0..to)
+            .map(|i| {
+                (0..from)
+                    .filter(|&j| m[i * from + j] != 0.0)
+                    .map(|j| (j, m[i * from + j]))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (rows, cols) = (taps(h, h_big), taps(w, w_big));
+    let images = x.len() / (h_big * w_big);
+    let mut out = vec![0.0f32; images * h * w];
+    for (image, src) in x.chunks(h_big * w_big).enumerate() {
+        let dst = &mut out[image * h * w..(image + 1) * h * w];
+        for (y, row) in src.chunks(w_big).enumerate() {
+            for (x, &v) in row.iter().enumerate() {
+                if v == 0.0 {
+                    continue;
+                }
+                for &(i, wy) in &rows[y] {
+                    for &(j, wx) in &cols[x] {
+                        dst[i * w + j] += wy * wx * v;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `Uᵀ 1`: how much of an upsampling `[h, w] → [H, W]` each source pixel feeds, `[h, w]`
 /// (the adjoint of the upsampling applied to an all-ones image, computed on the host as the
 /// outer product of the interpolation matrices' column sums).
@@ -97,6 +135,12 @@ pub fn upsampling_mass(
     [h_big, w_big]: [usize; 2],
     device: &Device,
 ) -> Tensor<2> {
+    let mass = upsampling_mass_values([h, w], [h_big, w_big]);
+    Tensor::<1>::from_floats(mass.as_slice(), device).reshape([h, w])
+}
+
+/// [`upsampling_mass`] as host values (row-major `[h, w]`).
+pub fn upsampling_mass_values([h, w]: [usize; 2], [h_big, w_big]: [usize; 2]) -> Vec<f32> {
     let column_sums = |from: usize, to: usize| {
         let m = interpolation_matrix(from, to);
         (0..from)
@@ -104,9 +148,7 @@ pub fn upsampling_mass(
             .collect::<Vec<f32>>()
     };
     let (ys, xs) = (column_sums(h, h_big), column_sums(w, w_big));
-    let mass: Vec<f32> = ys
-        .iter()
+    ys.iter()
         .flat_map(|y| xs.iter().map(move |x| y * x))
-        .collect();
-    Tensor::<1>::from_floats(mass.as_slice(), device).reshape([h, w])
+        .collect()
 }

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use glassbox_affinity::upsample::{
-    resize_adjoint, resize_bilinear, resize_sources, upsampling_mass,
+    resize_adjoint, resize_adjoint_host, resize_bilinear, resize_sources, upsampling_mass,
 };
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
@@ -240,6 +240,10 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
             tensor(y.clone(), [1, to, to], &device),
             [from, from],
         ));
+        let on_host = resize_adjoint_host(&y, [to, to], [from, from]);
+        for (a, b) in on_host.iter().zip(&uty) {
+            assert!((a - b).abs() < 1e-4, "{from}->{to}: host {a} vs device {b}");
+        }
         let lhs: f32 = ua.iter().zip(&y).map(|(p, q)| p * q).sum();
         let rhs: f32 = a.iter().zip(&uty).map(|(p, q)| p * q).sum();
         assert!(
