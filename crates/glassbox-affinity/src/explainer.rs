@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel};
 use crate::smoothing::{dilate, gaussian_blur};
-use crate::upsample::{resize_adjoint_host, resize_bilinear, upsampling_mass_values};
+use crate::upsample::{resize_adjoint_host, resize_bilinear_host, upsampling_mass_values};
 
 /// How the support mask enters the explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -265,7 +265,7 @@ impl AffinityExplainer {
         for layer in &out.layers {
             check_layer(layer, n, k)?;
         }
-        let maps: Vec<Tensor<2>> = out
+        let maps: Vec<Vec<f32>> = out
             .layers
             .iter()
             .map(|layer| self.layer_map(layer, &region_host, k, e, &device))
@@ -284,27 +284,37 @@ impl AffinityExplainer {
                 &weights.dims(),
             ));
         }
-        let stacked = Tensor::stack::<3>(maps, 1); // [n, l, K·E·E]
-        let phi = (stacked * weights.clone().unsqueeze_dim::<3>(2))
-            .sum_dim(1)
-            .reshape([n, k * e[0] * e[1]]);
-        let mut phi = min_max(phi);
+        // The maps are small (`K·E·E` per query): weighting, min–max and the mask prior run on
+        // the host, and the result is uploaded once.
+        let w_host = HostTensor::from_tensor(&weights).values;
+        let size = k * e[0] * e[1];
+        let mut phi = vec![0.0f32; n * size];
+        for (i, row) in phi.chunks_mut(size).enumerate() {
+            for (layer, map) in maps.iter().enumerate() {
+                let w = w_host[i * l + layer];
+                for (p, v) in row.iter_mut().zip(&map[i * size..(i + 1) * size]) {
+                    *p += w * v;
+                }
+            }
+            min_max(row);
+        }
         if e != [h, w] {
-            phi = resize_bilinear(phi.reshape([n * k, e[0], e[1]]), [h, w]).reshape([n, k * h * w]);
+            phi = resize_bilinear_host(&phi, e, [h, w]);
         }
         if self.config.variant != Variant::Unmasked {
-            let prior = self
-                .mask_prior(&input.support_masks)?
-                .reshape([n, k * h * w]);
-            let prior = match self.config.variant {
-                Variant::Signed => prior * 2.0 - 1.0,
-                _ => prior,
-            };
-            phi = min_max(phi * prior);
+            let prior = self.mask_prior_values(&input.support_masks)?;
+            let signed = self.config.variant == Variant::Signed;
+            for (p, g) in phi.iter_mut().zip(&prior) {
+                *p *= if signed { 2.0 * g - 1.0 } else { *g };
+            }
+            for row in phi.chunks_mut(k * h * w) {
+                min_max(row);
+            }
         }
+        let phi = Tensor::<1>::from_floats(phi.as_slice(), &device).reshape([n, k, h, w]);
         Ok(AffinityExplanation {
             attribution: SupportAttribution {
-                support: phi.reshape([n, k, h, w]),
+                support: phi,
                 method: self.config.variant.method_name().into(),
             },
             logits: out.logits,
@@ -314,7 +324,7 @@ impl AffinityExplainer {
         })
     }
 
-    /// One layer's support map `[N, K·E·E]`, normalised to sum 1 per query: the share of
+    /// One layer's support map, `N` rows of `K·E·E` host values, normalised to sum 1 per query: the share of
     /// each support token's normalised, upsampled query map that falls in the region
     /// (`region`: the `N` query regions at the working resolution `e`, on the host).
     fn layer_map(
@@ -324,7 +334,7 @@ impl AffinityExplainer {
         k: usize,
         e: [usize; 2],
         device: &Device,
-    ) -> Tensor<2> {
+    ) -> Vec<f32> {
         let n = region.len() / (e[0] * e[1]);
         let [hq, wq] = layer.query_hw;
         let [hs, ws] = layer.support_hw;
@@ -344,18 +354,29 @@ impl AffinityExplainer {
         if let Some(mass) = row_mass {
             rows = rows / mass.reshape([n, 1, pq]);
         }
-        let products = rows.matmul(a);
-        let num = products.clone().slice(s![.., 0..1]).reshape([n, kps]);
-        let den = products.slice(s![.., 1..2]).reshape([n, kps]);
-        let c = num / (den + 1e-6);
-        let big = resize_bilinear(c.reshape([n * k, hs, ws]), e).reshape([n, k * e[0] * e[1]]);
-        let total = big.clone().sum_dim(1);
-        big / (total + 1e-6)
+        // `[n, 2, K·Ps]`: the rest is a few thousand values, finished on the host.
+        let products = HostTensor::from_tensor(&rows.matmul(a)).values;
+        let c: Vec<f32> = products
+            .chunks(2 * kps)
+            .flat_map(|q| (0..kps).map(move |j| q[j] / (q[kps + j] + 1e-6)))
+            .collect();
+        let mut big = resize_bilinear_host(&c, [hs, ws], e);
+        for row in big.chunks_mut(k * e[0] * e[1]) {
+            let total: f32 = row.iter().sum::<f32>() + 1e-6;
+            row.iter_mut().for_each(|v| *v /= total);
+        }
+        big
     }
 
     /// `G(D(M_s))`: the dilated, blurred support masks `[N, K, H, W]`.
     pub fn mask_prior(&self, masks: &Tensor<4>) -> Result<Tensor<4>> {
-        let [n, k, h, w] = masks.dims();
+        let values = self.mask_prior_values(masks)?;
+        Ok(Tensor::<1>::from_floats(values.as_slice(), &masks.device()).reshape(masks.dims()))
+    }
+
+    /// [`Self::mask_prior`] as host values (row-major `[N, K, H, W]`).
+    fn mask_prior_values(&self, masks: &Tensor<4>) -> Result<Vec<f32>> {
+        let [_, _, h, w] = masks.dims();
         let (size, sigma) = self.config.blur_for(h.min(w));
         let data = masks.to_data().convert::<f32>();
         let values = data
@@ -375,7 +396,7 @@ impl AffinityExplainer {
             };
             out.extend(gaussian_blur(&d, [h, w], size, sigma));
         }
-        Ok(Tensor::<1>::from_floats(out.as_slice(), &masks.device()).reshape([n, k, h, w]))
+        Ok(out)
     }
 }
 
@@ -458,13 +479,16 @@ fn sanitize_weights(w: Tensor<2>, l: usize) -> Tensor<2> {
     w * (Tensor::ones_like(&degenerate) - degenerate.clone()) + uniform * degenerate
 }
 
-/// Per-row min–max to `[0, 1]`; a constant row becomes ones (no pixel is preferred).
-fn min_max(x: Tensor<2>) -> Tensor<2> {
-    let lo = x.clone().min_dim(1);
-    let hi = x.clone().max_dim(1);
-    let range = hi - lo.clone();
-    let flat = range.clone().lower_elem(1e-12).float();
-    (x - lo) / (range + flat.clone()) + flat
+/// Min–max of one row to `[0, 1]`; a constant row becomes ones (no pixel is preferred).
+fn min_max(row: &mut [f32]) {
+    let lo = row.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let range = hi - lo;
+    if range < 1e-12 {
+        row.iter_mut().for_each(|v| *v = 1.0);
+    } else {
+        row.iter_mut().for_each(|v| *v = (*v - lo) / range);
+    }
 }
 
 /// Nearest-neighbour resize of binary masks `[N, H, W]` to `[N, h, w]`.

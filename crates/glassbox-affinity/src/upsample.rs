@@ -22,6 +22,45 @@ pub fn interpolation_matrix(from: usize, to: usize) -> Vec<f32> {
     m
 }
 
+/// For each of the `to` output coordinates of a 1-D interpolation from `from`, its source
+/// coordinates with non-zero weight and those weights (at most two).
+fn taps(from: usize, to: usize) -> Vec<Vec<(usize, f32)>> {
+    let m = interpolation_matrix(from, to);
+    (0..to)
+        .map(|i| {
+            (0..from)
+                .filter(|&j| m[i * from + j] != 0.0)
+                .map(|j| (j, m[i * from + j]))
+                .collect()
+        })
+        .collect()
+}
+
+/// [`resize_bilinear`] on host values: `x` holds `B` images `[h, w]` (row-major); returns `B`
+/// images `[H, W]`. Each output pixel reads at most four sources, so this costs a few
+/// operations per output pixel: for small maps that are wanted on the host anyway.
+pub fn resize_bilinear_host(x: &[f32], [h, w]: [usize; 2], [h_out, w_out]: [usize; 2]) -> Vec<f32> {
+    if [h, w] == [h_out, w_out] {
+        return x.to_vec();
+    }
+    let (rows, cols) = (taps(h, h_out), taps(w, w_out));
+    let mut out = Vec::with_capacity(x.len() / (h * w) * h_out * w_out);
+    for src in x.chunks(h * w) {
+        for row in &rows {
+            for col in &cols {
+                let mut v = 0.0f32;
+                for &(y, wy) in row {
+                    for &(x, wx) in col {
+                        v += wy * wx * src[y * w + x];
+                    }
+                }
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
 /// The source pixels (flat indices into `[h, w]`, sorted, each once) that a bilinear resize
 /// `[h, w] → [H, W]` ([`resize_bilinear`]) reads with non-zero weight for the output pixels
 /// `pixels` (flat indices into `[H, W]`).
@@ -30,21 +69,11 @@ pub fn resize_sources(
     [h_out, w_out]: [usize; 2],
     pixels: &[usize],
 ) -> Vec<usize> {
-    let taps = |from: usize, to: usize| {
-        let m = interpolation_matrix(from, to);
-        (0..to)
-            .map(|i| {
-                (0..from)
-                    .filter(|&j| m[i * from + j] != 0.0)
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>()
-    };
     let (rows, cols) = (taps(h, h_out), taps(w, w_out));
     let mut read = vec![false; h * w];
     for &p in pixels {
-        for &y in &rows[p / w_out] {
-            for &x in &cols[p % w_out] {
+        for &(y, _) in &rows[p / w_out] {
+            for &(x, _) in &cols[p % w_out] {
                 read[y * w + x] = true;
             }
         }
@@ -95,17 +124,6 @@ pub fn resize_adjoint(x: Tensor<3>, [h, w]: [usize; 2]) -> Tensor<3> {
 /// four sources: for callers that need the result on the host anyway (pixel selection) or
 /// whose `x` is a small mask, cheaper than two batched matrix products on the device.
 pub fn resize_adjoint_host(x: &[f32], [h_big, w_big]: [usize; 2], [h, w]: [usize; 2]) -> Vec<f32> {
-    let taps = |from: usize, to: usize| {
-        let m = interpolation_matrix(from, to);
-        (0..to)
-            .map(|i| {
-                (0..from)
-                    .filter(|&j| m[i * from + j] != 0.0)
-                    .map(|j| (j, m[i * from + j]))
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>()
-    };
     let (rows, cols) = (taps(h, h_big), taps(w, w_big));
     let images = x.len() / (h_big * w_big);
     let mut out = vec![0.0f32; images * h * w];

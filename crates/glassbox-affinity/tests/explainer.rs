@@ -6,7 +6,8 @@ use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use glassbox_affinity::upsample::{
-    resize_adjoint, resize_adjoint_host, resize_bilinear, resize_sources, upsampling_mass,
+    resize_adjoint, resize_adjoint_host, resize_bilinear, resize_bilinear_host, resize_sources,
+    upsampling_mass,
 };
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
@@ -143,6 +144,17 @@ fn naive(
 /// The explainer on `heads` random score maps per layer (uniform in `±scale`), with or
 /// without the model's attention weights, against [`naive`] on the head means.
 fn check_against_naive(heads: usize, scale: f32, with_attention: bool) {
+    check_against_naive_at(heads, scale, with_attention, None);
+}
+
+/// [`check_against_naive`] with the explanation computed at `explanation_size` (then resized
+/// bilinearly to the image, as the reference does for its working resolution).
+fn check_against_naive_at(
+    heads: usize,
+    scale: f32,
+    with_attention: bool,
+    explanation_size: Option<usize>,
+) {
     let device = Device::flex();
     let (k, side) = (2, 16);
     let grids = [8usize, 4];
@@ -178,13 +190,27 @@ fn check_against_naive(heads: usize, scale: f32, with_attention: bool) {
         layers,
     };
     let explainer = AffinityExplainer::new(
-        AffinityExplainerConfig::new(Variant::Unmasked).with_aggregation(Aggregation::Mean),
+        AffinityExplainerConfig::new(Variant::Unmasked)
+            .with_aggregation(Aggregation::Mean)
+            .with_explanation_size(explanation_size),
     );
     let out = explainer
         .explain(&model, &input(k, side, &device), &Region::Predicted)
         .unwrap();
     let ours = host(&out.attribution.support);
-    let reference = naive(&raw, k, &region, side, &device);
+    let reference = match explanation_size {
+        None => naive(&raw, k, &region, side, &device),
+        Some(e) => {
+            // Nearest-neighbour region at `e`, the naive map there, each shot resized back.
+            let small: Vec<f32> = (0..e * e)
+                .map(|q| region[(q / e) * side / e * side + (q % e) * side / e])
+                .collect();
+            let map = naive(&raw, k, &small, e, &device);
+            map.chunks(e * e)
+                .flat_map(|shot| burn_resize(shot.to_vec(), [e, e], [side, side], &device))
+                .collect()
+        }
+    };
     let worst = ours
         .iter()
         .zip(&reference)
@@ -216,6 +242,12 @@ fn multi_head_affinities_match_the_naive_head_mean() {
     check_against_naive(4, 200.0, true);
 }
 
+/// A working resolution below the image size: the map is computed at `E × E` and resized.
+#[test]
+fn explanation_size_below_the_image_matches_the_naive_algorithm_there() {
+    check_against_naive_at(4, 3.0, true, Some(8));
+}
+
 #[test]
 fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
     let device = Device::flex();
@@ -225,9 +257,11 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
             tensor(x.clone(), [1, from, from], &device),
             [to, to],
         ));
+        let on_host = resize_bilinear_host(&x, [from, from], [to, to]);
         let theirs = burn_resize(x, [from, from], [to, to], &device);
-        for (a, b) in ours.iter().zip(&theirs) {
+        for ((a, b), c) in ours.iter().zip(&theirs).zip(&on_host) {
             assert!((a - b).abs() < 1e-5, "{from}->{to}: {a} vs {b}");
+            assert!((c - b).abs() < 1e-5, "{from}->{to}: host {c} vs {b}");
         }
         // ⟨U a, y⟩ = ⟨a, Uᵀ y⟩
         let a = random(&[from * from], 99, 1.0);
