@@ -232,9 +232,15 @@ impl AffinityExplainer {
             return Err(Error::Empty("matching layers of the model".into()));
         }
         let device = out.logits.device();
-        let region = match region {
-            Region::Predicted => glassbox_core::model::predicted_foreground(&out.logits),
-            Region::All => Tensor::ones([n, h, w], &device),
+        // The region is a binary mask of a few thousand pixels: built on the host (it is
+        // needed there for `ρ`), uploaded once for the layer weights and the result.
+        let mut region: Vec<f32> = match region {
+            Region::Predicted => HostTensor::from_tensor(&out.logits)
+                .values
+                .chunks(2 * h * w)
+                .flat_map(|q| (0..h * w).map(move |p| f32::from(q[h * w + p] - q[p] > 0.0)))
+                .collect(),
+            Region::All => vec![1.0; n * h * w],
             Region::Mask(m) => {
                 if m.dims() != [n, h, w] {
                     return Err(Error::shape(
@@ -243,23 +249,34 @@ impl AffinityExplainer {
                         &m.dims(),
                     ));
                 }
-                m.clone().greater_elem(0.5).float()
+                HostTensor::from_tensor(m.as_ref())
+                    .values
+                    .iter()
+                    .map(|&v| f32::from(v > 0.5))
+                    .collect()
             }
         };
         // Empty region → whole query, per episode.
-        let area = region.clone().sum_dim(2).sum_dim(1); // [n,1,1]
-        let empty = area.lower_elem(0.5).float();
-        let region = region.clone() + (Tensor::ones_like(&region) - region) * empty;
-
+        for query in region.chunks_mut(h * w) {
+            if query.iter().all(|&v| v == 0.0) {
+                query.fill(1.0);
+            }
+        }
         let e = self.config.explanation_size.map_or([h, w], |s| [s, s]);
-        let region_e = if e == [h, w] {
+        // The region at the working resolution (nearest neighbour): each layer's
+        // `ρ = Uᵀ1_R` is a scatter over at most four sources per pixel there.
+        let region_host: Vec<f32> = if e == [h, w] {
             region.clone()
         } else {
-            nearest(region.clone(), e)
+            region
+                .chunks(h * w)
+                .flat_map(|q| {
+                    (0..e[0] * e[1])
+                        .map(move |p| q[(p / e[1]) * h / e[0] * w + (p % e[1]) * w / e[1]])
+                })
+                .collect()
         };
-        // The region at the working resolution on the host: each layer's `ρ = Uᵀ1_R` is a
-        // scatter over at most four sources per pixel there.
-        let region_host = HostTensor::from_tensor(&region_e).values;
+        let region = Tensor::<1>::from_floats(region.as_slice(), &device).reshape([n, h, w]);
 
         let l = out.layers.len();
         for layer in &out.layers {
@@ -489,16 +506,6 @@ fn min_max(row: &mut [f32]) {
     } else {
         row.iter_mut().for_each(|v| *v = (*v - lo) / range);
     }
-}
-
-/// Nearest-neighbour resize of binary masks `[N, H, W]` to `[N, h, w]`.
-fn nearest(x: Tensor<3>, [ho, wo]: [usize; 2]) -> Tensor<3> {
-    let [_, h, w] = x.dims();
-    let device = x.device();
-    let rows: Vec<i64> = (0..ho).map(|i| ((i * h) / ho) as i64).collect();
-    let cols: Vec<i64> = (0..wo).map(|j| ((j * w) / wo) as i64).collect();
-    x.select(1, Tensor::<1, Int>::from_ints(rows.as_slice(), &device))
-        .select(2, Tensor::<1, Int>::from_ints(cols.as_slice(), &device))
 }
 
 /// `Target` is ignored: the explained output is each query's predicted foreground.

@@ -437,3 +437,37 @@ fn bad_inputs_are_typed_errors() {
             .is_err()
     );
 }
+
+/// A query with no predicted foreground is explained over the whole query (the reference would
+/// divide by an empty region's zero area), exactly as `Region::All`.
+#[test]
+fn an_empty_predicted_region_falls_back_to_the_whole_query() {
+    let device = Device::flex();
+    let (k, g, side) = (2, 4, 16);
+    let p = g * g;
+    let scores = random(&[2, p, k * p], 5, 3.0);
+    let scores = tensor(scores, [1, 2, p, k * p], &device);
+    let mut logits = vec![0.0f32; 2 * side * side];
+    logits[..side * side].fill(1.0); // background wins everywhere
+    let model = Fixed {
+        logits: tensor(logits, [1, 2, side, side], &device),
+        layers: vec![AffinityLayer {
+            name: "l".into(),
+            attention: Some(burn::tensor::activation::softmax(scores.clone(), 3)),
+            scores,
+            query_hw: [g, g],
+            support_hw: [g, g],
+        }],
+    };
+    let explainer = AffinityExplainer::new(AffinityExplainerConfig::new(Variant::Unmasked));
+    let inp = input(k, side, &device);
+    let empty = explainer.explain(&model, &inp, &Region::Predicted).unwrap();
+    let all = explainer.explain(&model, &inp, &Region::All).unwrap();
+    assert!(host(&empty.region).iter().all(|&v| v == 1.0));
+    assert_eq!(
+        host(&empty.attribution.support),
+        host(&all.attribution.support)
+    );
+    let map = host(&all.attribution.support);
+    assert!(map.iter().any(|&v| v < 0.99), "a non-trivial map");
+}
