@@ -218,8 +218,12 @@ impl AffinityExplainer {
         input.validate()?;
         let [n, k, _, h, w] = input.support_images.dims();
         // A support shot must show the class: an empty mask has nothing to match against.
-        let areas = HostTensor::from_tensor(&input.support_masks.clone().sum_dim(3).sum_dim(2));
-        if let Some(i) = areas.values.iter().position(|a| *a <= 0.0) {
+        // The masks on the host once: this check and the mask prior read them there.
+        let masks = HostTensor::from_tensor(&input.support_masks).values;
+        if let Some(i) = masks
+            .chunks(h * w)
+            .position(|m| m.iter().sum::<f32>() <= 0.0)
+        {
             return Err(Error::Empty(format!(
                 "support mask of shot {} in episode {} (no foreground pixel)",
                 i % k,
@@ -319,7 +323,7 @@ impl AffinityExplainer {
             phi = resize_bilinear_host(&phi, e, [h, w]);
         }
         if self.config.variant != Variant::Unmasked {
-            let prior = self.mask_prior_values(&input.support_masks)?;
+            let prior = self.mask_prior_values(&masks, [h, w]);
             let signed = self.config.variant == Variant::Signed;
             for (p, g) in phi.iter_mut().zip(&prior) {
                 *p *= if signed { 2.0 * g - 1.0 } else { *g };
@@ -387,20 +391,16 @@ impl AffinityExplainer {
 
     /// `G(D(M_s))`: the dilated, blurred support masks `[N, K, H, W]`.
     pub fn mask_prior(&self, masks: &Tensor<4>) -> Result<Tensor<4>> {
-        let values = self.mask_prior_values(masks)?;
+        let [_, _, h, w] = masks.dims();
+        let values = self.mask_prior_values(&HostTensor::from_tensor(masks).values, [h, w]);
         Ok(Tensor::<1>::from_floats(values.as_slice(), &masks.device()).reshape(masks.dims()))
     }
 
-    /// [`Self::mask_prior`] as host values (row-major `[N, K, H, W]`).
-    fn mask_prior_values(&self, masks: &Tensor<4>) -> Result<Vec<f32>> {
-        let [_, _, h, w] = masks.dims();
+    /// [`Self::mask_prior`] of host masks (row-major `[…, H, W]`), as host values.
+    fn mask_prior_values(&self, masks: &[f32], [h, w]: [usize; 2]) -> Vec<f32> {
         let (size, sigma) = self.config.blur_for(h.min(w));
-        let data = masks.to_data().convert::<f32>();
-        let values = data
-            .as_slice::<f32>()
-            .map_err(|e| Error::format("support masks", format!("{e:?}")))?;
-        let mut out = Vec::with_capacity(values.len());
-        for m in values.chunks(h * w) {
+        let mut out = Vec::with_capacity(masks.len());
+        for m in masks.chunks(h * w) {
             let d = if self.config.dilation_radius > 0 {
                 dilate(
                     m,
@@ -413,7 +413,7 @@ impl AffinityExplainer {
             };
             out.extend(gaussian_blur(&d, [h, w], size, sigma));
         }
-        Ok(out)
+        out
     }
 }
 
