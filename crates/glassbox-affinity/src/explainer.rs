@@ -366,15 +366,13 @@ impl AffinityExplainer {
         let rho = resize_adjoint_host(region, e, [hq, wq]);
         let ups = upsampling_mass_values([hq, wq], e);
         let mut rows = Vec::with_capacity(n * 2 * pq);
-        for (query, rho) in region.chunks(e[0] * e[1]).zip(rho.chunks(pq)) {
+        for (i, (query, rho)) in region.chunks(e[0] * e[1]).zip(rho.chunks(pq)).enumerate() {
             let area: f32 = query.iter().sum();
-            rows.extend(rho.iter().map(|r| r / area));
-            rows.extend_from_slice(&ups);
+            let mass = |q: usize| row_mass.as_ref().map_or(1.0, |m| m[i * pq + q]);
+            rows.extend(rho.iter().enumerate().map(|(q, r)| r / area / mass(q)));
+            rows.extend(ups.iter().enumerate().map(|(q, u)| u / mass(q)));
         }
-        let mut rows = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, 2, pq]);
-        if let Some(mass) = row_mass {
-            rows = rows / mass.reshape([n, 1, pq]);
-        }
+        let rows = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, 2, pq]);
         // `[n, 2, K·Ps]`: the rest is a few thousand values, finished on the host.
         let products = HostTensor::from_tensor(&rows.matmul(a)).values;
         let c: Vec<f32> = products
@@ -443,7 +441,7 @@ fn check_layer(layer: &AffinityLayer, n: usize, k: usize) -> Result<()> {
 const MIN_GEOMETRIC_ROW_MASS: f32 = 1e-3;
 
 /// One layer's `Â` `[N, P_q, K·P_s]`, possibly up to its row normalisation: `(G, Some(r))`
-/// means `Â = G / r` row-wise, with `r` `[N, P_q, 1]`.
+/// means `Â = G / r` row-wise, with the row sums `r` (`N·P_q` host values).
 ///
 /// `softmax_j(mean_h S_h) ∝ exp(mean_h S_h) ∝ Π_h softmax_j(S_h)^{1/H}` within a row (each
 /// head's normaliser is constant along it), so when the model hands over its attention
@@ -452,7 +450,7 @@ const MIN_GEOMETRIC_ROW_MASS: f32 = 1e-3;
 /// and a softmax's exponentials, which dominate the read-out on CPU. Otherwise, or when a
 /// row of `G` has too little mass ([`MIN_GEOMETRIC_ROW_MASS`]), the exact softmax of the
 /// head-mean scores.
-fn affinity_rows(layer: &AffinityLayer, use_softmax: bool) -> (Tensor<3>, Option<Tensor<3>>) {
+fn affinity_rows(layer: &AffinityLayer, use_softmax: bool) -> (Tensor<3>, Option<Vec<f32>>) {
     let [n, heads, pq, kps] = layer.scores.dims();
     if use_softmax
         && let Some(attention) = &layer.attention
@@ -471,8 +469,8 @@ fn affinity_rows(layer: &AffinityLayer, use_softmax: bool) -> (Tensor<3>, Option
                 .collect();
         }
         let g = level.remove(0).reshape([n, pq, kps]);
-        let mass = g.clone().sum_dim(2);
-        if HostTensor::from_tensor(&mass.clone().min()).values[0] >= MIN_GEOMETRIC_ROW_MASS {
+        let mass = HostTensor::from_tensor(&g.clone().sum_dim(2)).values;
+        if mass.iter().all(|&m| m >= MIN_GEOMETRIC_ROW_MASS) {
             return (g, Some(mass));
         }
     }
@@ -549,8 +547,12 @@ mod tests {
         device.seed(1);
         let (g, mass) = affinity_rows(&layer(3.0, &device), true);
         let mass = mass.expect("mild heads use the attention weights");
-        let rows = g / mass;
-        let sums = HostTensor::from_tensor(&rows.sum_dim(2)).values;
+        let sums: Vec<f32> = HostTensor::from_tensor(&g.sum_dim(2))
+            .values
+            .iter()
+            .zip(&mass)
+            .map(|(s, m)| s / m)
+            .collect();
         assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
         let (_, mass) = affinity_rows(&layer(300.0, &device), true);
         assert!(
