@@ -29,7 +29,9 @@ use glassbox_core::{Error, FewShotInput, FewShotSegmenter, HostTensor, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
-use crate::upsample::{resize_adjoint_host, resize_bilinear, resize_sources};
+use crate::upsample::{
+    resize_adjoint_host, resize_bilinear, resize_bilinear_channels_last, resize_sources,
+};
 
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -392,9 +394,9 @@ impl MatchingSegmenter {
         self.mix[0].activate(mix0)
     }
 
-    /// [`Self::mix_features`] exact at the grid pixels `needed` and zero elsewhere: the last
-    /// mix block is evaluated at those pixels alone ([`ConvBnRelu::conv_channels_at`], batch
-    /// norm in inference mode as its affine map).
+    /// [`Self::mix_features`] exact at the grid pixels `needed` and zero elsewhere, channels
+    /// last (`[copies·N, h_f, w_f, d]`): the last mix block is evaluated at those pixels alone
+    /// ([`ConvBnRelu::conv_channels_at`], batch norm in inference mode as its affine map).
     fn mix_features_at(
         &self,
         coarse: &[Tensor<4>],
@@ -402,7 +404,7 @@ impl MatchingSegmenter {
         needed: &[usize],
     ) -> Tensor<4> {
         let Some((last, middle)) = self.mix[1..].split_last() else {
-            return self.first_mix(coarse, term);
+            return self.first_mix(coarse, term).permute([0, 2, 3, 1]);
         };
         let x = middle
             .iter()
@@ -425,8 +427,7 @@ impl MatchingSegmenter {
         );
         Tensor::<3>::zeros([batch, hf * wf, d], &device)
             .select_assign(1, index, values, IndexingUpdateOp::Add)
-            .swap_dims(1, 2)
-            .reshape([batch, d, hf, wf])
+            .reshape([batch, hf, wf, d])
     }
 
     /// The mean foreground logit over `region` of decoder runs (coarse masks of `copies·N`
@@ -501,11 +502,12 @@ impl MatchingSegmenter {
             resize_sources([hf, wf], [hr, wr], &read)
         };
         let x = self.mix_features_at(coarse, &terms[0], &needed);
-        let d = x.dims()[1];
-        let conv = self
-            .refine
-            .conv_channels_at(resize(x, [hr, wr]), 0..d, &pixels)
-            * scale;
+        let d = x.dims()[3];
+        let conv = self.refine.conv_channels_last_at(
+            resize_bilinear_channels_last(x, [hr, wr]),
+            0..d,
+            &pixels,
+        ) * scale;
         let features = relu(conv.reshape([copies, n, kept, c_out]) + term.unsqueeze_dim::<4>(0));
         let pooled = weights.matmul(features); // [copies, n, 1, c_out]
         let classifier = self

@@ -103,6 +103,26 @@ pub fn resize_bilinear(x: Tensor<3>, [h_out, w_out]: [usize; 2]) -> Tensor<3> {
     uy.matmul(x).matmul(uxt)
 }
 
+/// [`resize_bilinear`] of channels-last maps `[B, h, w, C]` to `[B, H, W, C]`, with the
+/// channels kept last: one product with `U_y` over the rows of every `[w·C]` row block, one
+/// with `U_x` over the columns of every `[C]` pixel.
+pub fn resize_bilinear_channels_last(x: Tensor<4>, [h_out, w_out]: [usize; 2]) -> Tensor<4> {
+    let [b, h, w, c] = x.dims();
+    if [h, w] == [h_out, w_out] {
+        return x;
+    }
+    let device = x.device();
+    let uy = interpolation_tensor(h, h_out, &device)
+        .unsqueeze_dim::<3>(0)
+        .expand([b, h_out, h]);
+    let rows = uy.matmul(x.reshape([b, h, w * c]));
+    let ux = interpolation_tensor(w, w_out, &device)
+        .unsqueeze_dim::<3>(0)
+        .expand([b * h_out, w_out, w]);
+    ux.matmul(rows.reshape([b * h_out, w, c]))
+        .reshape([b, h_out, w_out, c])
+}
+
 /// The adjoint of upsampling `[h, w] → [H, W]` applied to `x` `[B, H, W]`: `U_yᵀ x U_x`,
 /// `[B, h, w]`. `⟨U(a), x⟩ = ⟨a, Uᵀ(x)⟩` for every `a`.
 pub fn resize_adjoint(x: Tensor<3>, [h, w]: [usize; 2]) -> Tensor<3> {

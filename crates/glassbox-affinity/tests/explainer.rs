@@ -6,8 +6,8 @@ use burn::prelude::*;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use glassbox_affinity::upsample::{
-    resize_adjoint, resize_adjoint_host, resize_bilinear, resize_bilinear_host, resize_sources,
-    upsampling_mass,
+    resize_adjoint, resize_adjoint_host, resize_bilinear, resize_bilinear_channels_last,
+    resize_bilinear_host, resize_sources, upsampling_mass,
 };
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
@@ -258,6 +258,19 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
             [to, to],
         ));
         let on_host = resize_bilinear_host(&x, [from, from], [to, to]);
+        // Channels last: three channels, the second one `x`.
+        let stacked: Vec<f32> = x.iter().flat_map(|&v| [v * 2.0, v, -v]).collect();
+        let last = host(&resize_bilinear_channels_last(
+            tensor(stacked, [1, from, from, 3], &device),
+            [to, to],
+        ));
+        for (i, o) in ours.iter().enumerate() {
+            let [a, b, c] = [last[3 * i], last[3 * i + 1], last[3 * i + 2]];
+            assert!(
+                (b - o).abs() < 1e-5 && (a - 2.0 * o).abs() < 1e-5 && (c + o).abs() < 1e-5,
+                "{from}->{to} channels last at {i}: {a} {b} {c} vs {o}"
+            );
+        }
         let theirs = burn_resize(x, [from, from], [to, to], &device);
         for ((a, b), c) in ours.iter().zip(&theirs).zip(&on_host) {
             assert!((a - b).abs() < 1e-5, "{from}->{to}: {a} vs {b}");

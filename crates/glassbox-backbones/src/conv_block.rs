@@ -4,7 +4,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::ops::ConvOptions;
 use glassbox_core::rescale::relu;
 use std::ops::Range;
 
@@ -83,10 +83,11 @@ impl ConvBnRelu {
     /// [`Self::conv_channels`] evaluated at the output pixels `pixels` only (flat indices
     /// `y · W + x` into the `H × W` output), pixels before channels: `[N, pixels.len(), C_out]`.
     ///
-    /// An im2col restricted to the wanted pixels (one gather from the zero-padded input) and
-    /// one matrix product: for a caller that reads a few outputs (a score summed over a
-    /// region) this costs a fraction of the full convolution. The values are those of
-    /// `conv_channels` at those pixels up to float summation order.
+    /// An im2col restricted to the wanted pixels (one gather from the input) and one matrix
+    /// product: for a caller that reads a few outputs (a score summed over a region) this
+    /// costs a fraction of the full convolution. The values are those of `conv_channels` at
+    /// those pixels up to float summation order. See [`Self::conv_channels_last_at`] for an
+    /// input that is already channels-last.
     ///
     /// # Panics
     /// As [`Self::conv_channels`], and if a pixel index is outside `H × W`.
@@ -96,7 +97,20 @@ impl ConvBnRelu {
         channels: Range<usize>,
         pixels: &[usize],
     ) -> Tensor<3> {
-        let [n, c_in, h, w] = x.dims();
+        self.conv_channels_last_at(x.permute([0, 2, 3, 1]), channels, pixels)
+    }
+
+    /// [`Self::conv_channels_at`] of a channels-last input `[N, H, W, C_in]`.
+    ///
+    /// # Panics
+    /// As [`Self::conv_channels_at`].
+    pub fn conv_channels_last_at(
+        &self,
+        x: Tensor<4>,
+        channels: Range<usize>,
+        pixels: &[usize],
+    ) -> Tensor<3> {
+        let [n, h, w, c_in] = x.dims();
         let weight = self.channel_weight(c_in, channels);
         let [c_out, _, kh, kw] = weight.dims();
         assert!(
@@ -107,23 +121,32 @@ impl ConvBnRelu {
         // Weight rows in tap-major order, `o · C_in + c`, as the gathered patches below
         // (`reshape` of the permuted kernel makes it contiguous for the matrix product).
         let weight = weight.permute([2, 3, 1, 0]).reshape([taps * c_in, c_out]);
-        let ((top, bottom), (left, right)) = (same(kh), same(kw));
-        let (hp, wp) = (h + kh - 1, w + kw - 1);
-        // Channels last, batch folded into the rows, so each gathered tap is one contiguous
-        // run of `C_in` values and the whole im2col is one gather.
-        let rows = x
-            .pad((left, right, top, bottom), PadMode::Constant(0.0))
-            .permute([0, 2, 3, 1])
-            .reshape([n * hp * wp, c_in]);
+        let ((top, _), (left, _)) = (same(kh), same(kw));
+        // Batch folded into the rows, so each gathered tap is one contiguous run of `C_in`
+        // values and the whole im2col is one gather; a tap in the zero padding reads an
+        // appended row of zeros.
+        let zero = n * h * w;
+        let device = x.device();
+        let rows = Tensor::cat(
+            vec![x.reshape([zero, c_in]), Tensor::zeros([1, c_in], &device)],
+            0,
+        );
         let index: Vec<i64> = (0..n)
             .flat_map(|b| {
                 pixels.iter().flat_map(move |&p| {
-                    (0..taps)
-                        .map(move |o| (b * hp * wp + (p / w + o / kw) * wp + p % w + o % kw) as i64)
+                    (0..taps).map(move |o| {
+                        let y = (p / w + o / kw).wrapping_sub(top);
+                        let x = (p % w + o % kw).wrapping_sub(left);
+                        if y < h && x < w {
+                            (b * h * w + y * w + x) as i64
+                        } else {
+                            zero as i64
+                        }
+                    })
                 })
             })
             .collect();
-        let index = Tensor::<1, Int>::from_ints(index.as_slice(), &rows.device());
+        let index = Tensor::<1, Int>::from_ints(index.as_slice(), &device);
         rows.select(0, index)
             .reshape([n * pixels.len(), taps * c_in])
             .matmul(weight)
