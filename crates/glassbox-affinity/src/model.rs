@@ -443,13 +443,12 @@ impl MatchingSegmenter {
         terms: &[Tensor<4>; 2],
         region: &Tensor<3>,
     ) -> Tensor<2> {
-        let [n, _, _] = region.dims();
+        let [n, h, w] = region.dims();
         let [_, c_out, hr, wr] = terms[1].dims();
         let batch = coarse[0].dims()[0];
         let copies = batch / n;
         let device = region.device();
         let size = hr * wr;
-        let [_, h, w] = region.dims();
         let rho = resize_adjoint_host(&HostTensor::from_tensor(region).values, [h, w], [hr, wr]);
         let pixels: Vec<usize> = (0..size)
             .filter(|&p| (0..n).any(|i| rho[i * size + p] != 0.0))
