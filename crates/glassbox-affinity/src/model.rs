@@ -417,14 +417,7 @@ impl MatchingSegmenter {
             last.conv_channels_at(x, 0..c_in, needed) * scale.reshape([1, 1, d])
                 + shift.reshape([1, 1, d]),
         );
-        let index = Tensor::<1, Int>::from_ints(
-            needed
-                .iter()
-                .map(|&p| p as i64)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            &device,
-        );
+        let index = pixel_index(needed, &device);
         Tensor::<3>::zeros([batch, hf * wf, d], &device)
             .select_assign(1, index, values, IndexingUpdateOp::Add)
             .reshape([batch, hf, wf, d])
@@ -471,14 +464,7 @@ impl MatchingSegmenter {
         let weights = Tensor::<1>::from_floats(weights.as_slice(), &device)
             .reshape([1, n, 1, kept])
             .expand([copies, n, 1, kept]);
-        let index = Tensor::<1, Int>::from_ints(
-            pixels
-                .iter()
-                .map(|&p| p as i64)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            &device,
-        );
+        let index = pixel_index(&pixels, &device);
         // Channels last throughout, `[…, kept, c_out]`, as `conv_channels_at` returns it;
         // the batch norm (inference mode) is its per-channel affine map, folded into the
         // query term once.
@@ -523,6 +509,12 @@ impl MatchingSegmenter {
         }
         total
     }
+}
+
+/// Flat pixel indices as an index tensor for `select` / `select_assign`.
+fn pixel_index(pixels: &[usize], device: &Device) -> Tensor<1, Int> {
+    let index: Vec<i64> = pixels.iter().map(|&p| p as i64).collect();
+    Tensor::<1, Int>::from_ints(index.as_slice(), device)
 }
 
 /// `t` `[N, …]` repeated copy-major to `batch = copies · N` items (a decoder term shared by
