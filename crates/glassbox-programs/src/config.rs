@@ -171,6 +171,12 @@ impl ProgramConfig {
                 self.n_ctx, self.d_var
             ));
         }
+        if self.n_ctx > 128 {
+            return bad(format!(
+                "n_ctx {} is above 128 (generated programs carry sets of positions as u128)",
+                self.n_ctx
+            ));
+        }
         if self.classes.len() < 2 || self.vocab.first().map(String::as_str) != Some(PAD) {
             return bad("vocab must start with <pad> and there must be at least 2 classes".into());
         }
@@ -321,6 +327,14 @@ mod tests {
             .validate()
             .is_ok()
         );
+        let long = ProgramConfig {
+            d_var: 200,
+            n_ctx: 129,
+            ..cfg.clone()
+        };
+        let err = long.validate().unwrap_err().to_string();
+        assert!(err.contains("n_ctx 129 is above 128"), "{err}");
+        assert!(ProgramConfig { n_ctx: 128, ..long }.validate().is_ok());
         assert_eq!(
             ProgramConfig { n_ctx: 4, ..cfg }.classifier_width(),
             (2 + 3) * 4 + 2

@@ -225,26 +225,15 @@ impl Renderer<'_> {
             );
             let _ = writeln!(
                 s,
-                "const CAUSAL: bool = {};\nconst C: usize = {c};\n/// Score lanes: `C` rounded up to a multiple of 4 (zero-padded rows), so that adding a\n/// row is whole vector instructions.\nconst CP: usize = {};\n/// Values per categorical variable.\nconst K: usize = {};\n",
+                "const CAUSAL: bool = {};\nconst C: usize = {c};\n/// Score lanes: `C` rounded up to a multiple of 4 (zero-padded rows), so that adding a\n/// row is whole vector instructions.\nconst CP: usize = {};\n/// Values per categorical variable.\nconst K: usize = {};\n\
+                 /// What a predicate table holds for a query value that selects no key.\nconst NONE: u8 = K as u8;\n\
+                 /// Per-value arrays hold `KM + 1 > K` entries (a power of two), so that a value or\n/// `NONE` masked with `KM` indexes them without a bounds check.\nconst KM: usize = (K + 1).next_power_of_two() - 1;\n\
+                 /// A set of positions, bit `j` for position `j`.\ntype Set = {};\n",
                 p.autoregressive,
                 score_lanes(c),
-                p.d_var
+                p.d_var,
+                set_type(p.n_ctx)
             );
-            // Keys in the order the model's relative bias prefers them (ties to the left), so
-            // that the first match is the one the model's argmax picks.
-            let _ = writeln!(
-                s,
-                "/// For each query position, every key position from most to least preferred by the\n/// model's relative bias (nearest first, left before right, self last)."
-            );
-            let _ = writeln!(s, "const PREFERENCE: [[u8; N_CTX]; N_CTX] = [");
-            for i in 0..p.n_ctx {
-                let order: Vec<String> = preference(i, p.n_ctx)
-                    .iter()
-                    .map(|j| j.to_string())
-                    .collect();
-                let _ = writeln!(s, "    [{}],", order.join(", "));
-            }
-            let _ = writeln!(s, "];\n");
             let _ = writeln!(s, "// Token values, as indices into VOCAB.");
             for (i, t) in p.vocab.iter().enumerate() {
                 let _ = writeln!(
@@ -347,7 +336,7 @@ impl Renderer<'_> {
                     // The one-to-one predicate as the key value each query value selects.
                     let _ = writeln!(
                         s,
-                        "/// {comment}\n/// (the `{ka}` value each `{qa}` selects; `None`: nothing matches).\nfn {name}({qa}: u8) -> Option<u8> {{\n    match {qa} {{",
+                        "/// {comment}\n/// (the `{ka}` value each `{qa}` selects; `None`: nothing matches).\nconst fn {name}({qa}: u8) -> Option<u8> {{\n    match {qa} {{",
                     );
                     for (t, qs) in &groups {
                         let set: Vec<String> = qs.iter().map(|&q| self.lit(*query, q)).collect();
@@ -359,6 +348,11 @@ impl Renderer<'_> {
                         );
                     }
                     let _ = writeln!(s, "        _ => None,\n    }}\n}}");
+                    let _ = writeln!(
+                        s,
+                        "const {}: [u8; K] = predicate_table!({name});",
+                        name.to_uppercase()
+                    );
                 }
             }
             Op::CatTable {
@@ -429,13 +423,23 @@ impl Renderer<'_> {
                         .collect();
                     let _ = writeln!(
                         s,
-                        "/// {comment}\nfn {name}({}) -> u8 {{\n    match {key} {{",
+                        "/// {comment}\nconst fn {name}({}) -> u8 {{\n    match {key} {{",
                         params.join(", ")
                     );
                     for (o, keys) in &groups {
                         let _ = writeln!(s, "        {} => {o},", keys.join(" | "));
                     }
                     let _ = writeln!(s, "        _ => {default},\n    }}\n}}");
+                    let (ty, dims) = if inputs.len() == 1 {
+                        ("[u8; K]", "K")
+                    } else {
+                        ("[[u8; K]; K]", "K, K")
+                    };
+                    let _ = writeln!(
+                        s,
+                        "const {}: {ty} = table!({name}, u8; {dims});",
+                        name.to_uppercase()
+                    );
                     let _ = out;
                 }
             }
@@ -508,7 +512,7 @@ impl Renderer<'_> {
                     let params: Vec<String> = args.iter().map(|a| format!("{a}: u32")).collect();
                     let _ = writeln!(
                         s,
-                        "/// {comment}\nfn {name}({}) -> u8 {{",
+                        "/// {comment}\nconst fn {name}({}) -> u8 {{",
                         params.join(", ")
                     );
                 }
@@ -582,6 +586,19 @@ impl Renderer<'_> {
                         let _ = writeln!(s, "        _ => {default},\n    }}\n}}");
                     }
                 }
+                if let (false, Some(dims)) = (py, num_table_dims(ranges)) {
+                    let ty = dims
+                        .iter()
+                        .rev()
+                        .fold("u8".to_string(), |t, d| format!("[{t}; {d}]"));
+                    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+                    let _ = writeln!(
+                        s,
+                        "const {}: {ty} = table!({name}, u32; {});",
+                        name.to_uppercase(),
+                        dims.join(", ")
+                    );
+                }
             }
         }
     }
@@ -642,12 +659,14 @@ impl Renderer<'_> {
                 let _ = writeln!(s, "W_{} = [{}]", name.to_uppercase(), row.join(", "));
             } else {
                 let row = self.padded_row(&p.classifier.num[u]);
-                let _ = writeln!(
-                    s,
-                    "const W_{}: [f32; CP] = [{}];",
-                    name.to_uppercase(),
-                    row.join(", ")
-                );
+                let w = format!("W_{}", name.to_uppercase());
+                let _ = writeln!(s, "const {w}: [f32; CP] = [{}];", row.join(", "));
+                if let Some(rows) = product_rows(p.num_ranges[u]) {
+                    let _ = writeln!(
+                        s,
+                        "static {w}_TIMES: [[f32; CP]; {rows}] = products!({w}, {rows});"
+                    );
+                }
             }
         }
     }
@@ -679,6 +698,16 @@ impl Renderer<'_> {
                 None
             }
         };
+        // Rust: per-value key sets and sums, each computed once and shared by every head
+        // that reads the same key (and value) variables.
+        let mut shared: Vec<String> = Vec::new();
+        let mut share = |s: &mut String, name: String, expr: String| {
+            if !shared.contains(&name) {
+                let _ = writeln!(s, "    let {name} = {expr};");
+                shared.push(name.clone());
+            }
+            name
+        };
         for op in &p.ops {
             match op {
                 Op::Select {
@@ -703,16 +732,18 @@ impl Renderer<'_> {
                         );
                     } else if *key == POSITIONS {
                         // Keys that are the positions themselves: the predicate names the one
-                        // key that can match, so no preference scan is needed.
+                        // key that can match.
                         let _ = writeln!(
                             s,
-                            "    let {o} = aggregate(&select_position(n, &{q}, predicate_{}_{}), &{v});",
+                            "    let {o} = aggregate(&select_position(n, &{q}, &PREDICATE_{}_{}), &{v});",
                             at.0, at.1
                         );
                     } else {
+                        let sets =
+                            share(s, format!("{k}_at"), format!("positions_by_value(n, &{k})"));
                         let _ = writeln!(
                             s,
-                            "    let {o} = aggregate(&select_closest(n, &{k}, &{q}, predicate_{}_{}), &{v});",
+                            "    let {o} = aggregate(&select_closest(n, &{sets}, &{q}, &PREDICATE_{}_{}), &{v});",
                             at.0, at.1
                         );
                     }
@@ -737,10 +768,21 @@ impl Renderer<'_> {
                             "    {o} = aggregate_sum(select({k}, {q}, num_predicate_{}_{}), {v})",
                             at.0, at.1
                         );
-                    } else {
+                    } else if p.autoregressive {
                         let _ = writeln!(
                             s,
-                            "    let {o} = select_sum(n, &{k}, &{q}, num_predicate_{}_{}, &{v});",
+                            "    let {o} = select_sum_causal(n, &{k}, &{q}, &NUM_PREDICATE_{}_{}, &{v});",
+                            at.0, at.1
+                        );
+                    } else {
+                        let sums = share(
+                            s,
+                            format!("{v}_by_{k}"),
+                            format!("sums_by_value(n, &{k}, &{v})"),
+                        );
+                        let _ = writeln!(
+                            s,
+                            "    let {o} = select_sum(n, &{sums}, &{q}, &NUM_PREDICATE_{}_{});",
                             at.0, at.1
                         );
                     }
@@ -790,11 +832,34 @@ impl Renderer<'_> {
                             names.join(", ")
                         );
                     } else {
-                        let idx: Vec<String> = names.iter().map(|n| format!("{n}[i]")).collect();
+                        // Every lane, also past `n`: those lanes hold in-range values that no
+                        // later step reads, and the loop has no data-dependent exit.
+                        let table = f.to_uppercase();
+                        let lookup = match op {
+                            Op::CatTable { .. } => {
+                                let idx: String = names
+                                    .iter()
+                                    .map(|n| format!("[{n}[i] as usize % K]"))
+                                    .collect();
+                                format!("{table}{idx}")
+                            }
+                            Op::NumTable { ranges, .. } if num_table_dims(ranges).is_some() => {
+                                let idx: String = names
+                                    .iter()
+                                    .zip(ranges)
+                                    .map(|(n, r)| format!("[({n}[i] as usize).min({})]", r.1))
+                                    .collect();
+                                format!("{table}{idx}")
+                            }
+                            _ => {
+                                let idx: Vec<String> =
+                                    names.iter().map(|n| format!("{n}[i]")).collect();
+                                format!("{f}({})", idx.join(", "))
+                            }
+                        };
                         let _ = writeln!(
                             s,
-                            "    let {o}: [u8; N_CTX] = std::array::from_fn(|i| if i < n {{ {f}({}) }} else {{ 0 }});",
-                            idx.join(", ")
+                            "    let {o}: [u8; N_CTX] = std::array::from_fn(|i| {lookup});"
                         );
                     }
                 }
@@ -817,19 +882,29 @@ impl Renderer<'_> {
                 (false, 0) => {
                     let _ = writeln!(
                         s,
-                        "        let mut acc: [f32; CP] = {w}[{}[i] as usize];",
+                        "        let mut acc: [f32; CP] = {w}[{}[i] as usize % K];",
                         var.name
                     );
                 }
                 (false, _) => {
-                    let _ = writeln!(s, "        add(&mut acc, &{w}[{}[i] as usize]);", var.name);
+                    let _ = writeln!(
+                        s,
+                        "        add(&mut acc, &{w}[{}[i] as usize % K]);",
+                        var.name
+                    );
                 }
             }
         }
-        for name in &p.num_vars {
+        for (u, name) in p.num_vars.iter().enumerate() {
             let w = format!("W_{}", name.to_uppercase());
             if py {
                 let _ = writeln!(s, "        acc = _add_scaled(acc, {w}, {name}[i])");
+            } else if product_rows(p.num_ranges[u]).is_some() {
+                let _ = writeln!(
+                    s,
+                    "        add(&mut acc, &{w}_TIMES[({name}[i] as usize).min({})]);",
+                    p.num_ranges[u].1
+                );
             } else {
                 let _ = writeln!(s, "        add_scaled(&mut acc, &{w}, {name}[i]);");
             }
@@ -871,16 +946,36 @@ fn op_layer(op: &Op) -> usize {
     }
 }
 
-/// Key positions for query `i` sorted by decreasing relative bias, ties by position: the order
-/// in which the model's attention argmax prefers matching keys.
-fn preference(i: usize, n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| {
-        crate::bias::relative_bias(i, b, n)
-            .total_cmp(&crate::bias::relative_bias(i, a, n))
-            .then(a.cmp(&b))
-    });
-    order
+/// The integer type of a set of `n_ctx` positions in generated Rust.
+fn set_type(n_ctx: usize) -> &'static str {
+    match n_ctx {
+        0..=32 => "u32",
+        33..=64 => "u64",
+        _ => "u128",
+    }
+}
+
+/// Numerical lookup tables up to this many entries are precomputed in generated Rust; larger
+/// ones stay calls of their (readable) function.
+const MAX_NUM_TABLE: usize = 1 << 16;
+
+/// Numerical variables ranging up to this many values get their classifier products
+/// precomputed in generated Rust; larger ones multiply at run time.
+const MAX_PRODUCT_ROWS: usize = 1024;
+
+/// Rows of the precomputed products `x · w` (`x` in `0..=hi`) of a numerical variable's
+/// classifier row, or `None` when there would be more than [`MAX_PRODUCT_ROWS`]. Each is the
+/// very f32 product the model adds, so adding it keeps the scores exact.
+fn product_rows(range: (u32, u32)) -> Option<usize> {
+    let rows = range.1 as usize + 1;
+    (rows <= MAX_PRODUCT_ROWS).then_some(rows)
+}
+
+/// Dimensions of the precomputed table of a numerical MLP over inputs ranging over `ranges`
+/// (indexed from 0), or `None` when it would exceed [`MAX_NUM_TABLE`] entries.
+fn num_table_dims(ranges: &[(u32, u32)]) -> Option<Vec<usize>> {
+    let dims: Vec<usize> = ranges.iter().map(|r| r.1 as usize + 1).collect();
+    (dims.iter().product::<usize>() <= MAX_NUM_TABLE).then_some(dims)
 }
 
 /// The Rust constant naming token `vocab[i]` (`T_BOS`, `T_3`, `T_LPAREN`, ...).
@@ -1077,59 +1172,143 @@ fn argmax(scores: &[f32; CP]) -> usize {
     UNMASKED[0]
 }
 
-/// For each of the first `n` queries, the most preferred key position (see `PREFERENCE`)
-/// whose value is the one the predicate selects; no match: position 0 (BOS).
-fn select_closest(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>) -> [u8; N_CTX] {
+/// `x · row` for every `x` in `0..N`, computed at compile time: adding one of these rows is
+/// exactly `add_scaled(acc, row, x)`.
+macro_rules! products {
+    ($row:ident, $n:expr) => {{
+        let mut t = [[0f32; CP]; $n];
+        let mut x = 0;
+        while x < $n {
+            let mut c = 0;
+            while c < CP {
+                t[x][c] = x as f32 * $row[c];
+                c += 1;
+            }
+            x += 1;
+        }
+        t
+    }};
+}
+
+/// A predicate as a table, computed at compile time: the key value each query value selects,
+/// `NONE` where it selects none.
+macro_rules! predicate_table {
+    ($f:ident) => {{
+        let mut t = [NONE; K];
+        let mut q = 0;
+        while q < K {
+            if let Some(k) = $f(q as u8) {
+                t[q] = k;
+            }
+            q += 1;
+        }
+        t
+    }};
+}
+
+/// A lookup function as a table over its inputs `0..A` (× `0..B`), computed at compile time.
+macro_rules! table {
+    ($f:ident, $t:ty; $a:expr) => {{
+        let mut t = [0u8; $a];
+        let mut x = 0;
+        while x < $a {
+            t[x] = $f(x as $t);
+            x += 1;
+        }
+        t
+    }};
+    ($f:ident, $t:ty; $a:expr, $b:expr) => {{
+        let mut t = [[0u8; $b]; $a];
+        let mut x = 0;
+        while x < $a {
+            let mut y = 0;
+            while y < $b {
+                t[x][y] = $f(x as $t, y as $t);
+                y += 1;
+            }
+            x += 1;
+        }
+        t
+    }};
+}
+
+/// For each value, the set of the first `n` positions holding it.
+fn positions_by_value(n: usize, values: &[u8; N_CTX]) -> [Set; KM + 1] {
+    let mut at = [0 as Set; KM + 1];
+    for j in 0..n {
+        at[values[j] as usize & KM] |= 1 << j;
+    }
+    at
+}
+
+/// For each of the first `n` queries, the matching key the model's relative bias prefers:
+/// the nearest, the left one of two at the same distance, the query's own position only
+/// when no other key matches (a causal query sees no key after itself); no match: position
+/// 0 (BOS). `at` holds the positions of each key value (`positions_by_value`).
+fn select_closest(n: usize, at: &[Set; KM + 1], queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8; N_CTX] {
     let mut out = [0u8; N_CTX];
     for i in 0..n {
-        let Some(want) = predicate(queries[i]) else { continue };
-        let last = if CAUSAL { i + 1 } else { n };
-        for &j in &PREFERENCE[i] {
-            if (j as usize) < last && keys[j as usize] == want {
-                out[i] = j;
-                break;
-            }
+        let mut keys = at[predicate[queries[i] as usize % K] as usize & KM];
+        if CAUSAL {
+            keys &= Set::MAX >> (Set::BITS as usize - 1 - i);
         }
+        let me: Set = 1 << i;
+        let left = keys & (me - 1);
+        let right = keys & !(me | (me - 1));
+        // Distance to the nearest key on each side; a side without keys is never nearer.
+        // (Selects, not branches: which side wins is data, and mispredictions cost more.)
+        let far = usize::MAX / 2;
+        let dl = if left != 0 { i + 1 + left.leading_zeros() as usize - Set::BITS as usize } else { far };
+        let dr = if right != 0 { right.trailing_zeros() as usize - i } else { far };
+        let nearest = if dl <= dr { i.wrapping_sub(dl) } else { i.wrapping_add(dr) };
+        let alone = if keys & me != 0 { i } else { 0 };
+        out[i] = (if (left | right) != 0 { nearest } else { alone }) as u8;
     }
     out
 }
 
-/// `select_closest` with the positions as keys: the only key that can match is the position
-/// the predicate names, selected if it exists (and, when causal, is not after the query);
-/// otherwise position 0 (BOS).
-fn select_position(n: usize, queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>) -> [u8; N_CTX] {
+/// `select_closest` with the positions as keys: the one key that can match is the position
+/// the predicate names, selected if it is among the first `n` (and, when causal, not after
+/// the query); otherwise position 0 (BOS).
+fn select_position(n: usize, queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8; N_CTX] {
     std::array::from_fn(|i| {
         let last = if CAUSAL { i + 1 } else { n };
-        match predicate(queries[i]) {
-            Some(p) if i < n && (p as usize) < last => p,
-            _ => 0,
-        }
+        let p = predicate[queries[i] as usize % K];
+        if (p as usize) < last { p } else { 0 }
     })
 }
 
 /// For each query, the value at its selected position.
 fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
-    std::array::from_fn(|i| values[pattern[i] as usize])
+    std::array::from_fn(|i| values[pattern[i] as usize % N_CTX])
 }
 
-/// For each of the first `n` queries, the sum of `values` over every matching key: one pass
-/// that accumulates the values per key value (in position order, so a causal query sees
-/// exactly the keys up to itself), then one lookup per query.
-fn select_sum(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: impl Fn(u8) -> Option<u8>, values: &[u32; N_CTX]) -> [u32; N_CTX] {
-    let mut out = [0u32; N_CTX];
-    let mut by_value = [0u32; K];
-    if !CAUSAL {
-        for j in 0..n {
-            by_value[keys[j] as usize] += values[j];
-        }
+/// For each key value, the sum of `values` over the first `n` positions holding it.
+fn sums_by_value(n: usize, keys: &[u8; N_CTX], values: &[u32; N_CTX]) -> [u32; KM + 1] {
+    let mut sums = [0u32; KM + 1];
+    for j in 0..n {
+        sums[keys[j] as usize & KM] += values[j];
     }
+    sums
+}
+
+/// For each of the first `n` queries, the sum of the values over every matching key, from
+/// the per-key-value `sums` (`sums_by_value`).
+fn select_sum(n: usize, sums: &[u32; KM + 1], queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u32; N_CTX] {
+    let mut out = [0u32; N_CTX];
     for i in 0..n {
-        if CAUSAL {
-            by_value[keys[i] as usize] += values[i];
-        }
-        if let Some(want) = predicate(queries[i]) {
-            out[i] = by_value[want as usize];
-        }
+        out[i] = sums[predicate[queries[i] as usize % K] as usize & KM];
+    }
+    out
+}
+
+/// `select_sum` for a causal model: each query sums the matching keys up to itself.
+fn select_sum_causal(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: &[u8; K], values: &[u32; N_CTX]) -> [u32; N_CTX] {
+    let mut out = [0u32; N_CTX];
+    let mut sums = [0u32; KM + 1];
+    for i in 0..n {
+        sums[keys[i] as usize & KM] += values[i];
+        out[i] = sums[predicate[queries[i] as usize % K] as usize & KM];
     }
     out
 }
@@ -1148,6 +1327,33 @@ mod tests {
         assert_eq!(byte_lit(b'\\'), "92");
         assert_eq!(byte_lit(b' '), "32");
         assert_eq!(byte_lit(0xE2), "226");
+    }
+
+    /// Key positions for query `i` sorted by decreasing relative bias, ties by position: the
+    /// order in which the model's attention argmax prefers matching keys.
+    fn preference(i: usize, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            crate::bias::relative_bias(i, b, n)
+                .total_cmp(&crate::bias::relative_bias(i, a, n))
+                .then(a.cmp(&b))
+        });
+        order
+    }
+
+    /// The rule the generated `select_closest` implements with bit sets (nearest key first,
+    /// the left one of two at the same distance, the query itself last) is the order of the
+    /// model's relative bias, at every length the bit sets cover.
+    #[test]
+    fn nearest_left_first_self_last_is_the_bias_order() {
+        for n in 3..=128 {
+            for i in 0..n {
+                let mut rule: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+                rule.sort_by_key(|&j| (j.abs_diff(i), j > i));
+                rule.push(i);
+                assert_eq!(rule, preference(i, n), "n={n} i={i}");
+            }
+        }
     }
 
     #[test]
