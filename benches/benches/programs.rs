@@ -2,6 +2,11 @@
 //! set (issue 8's goal: the program ≥ 100× faster), plus the IR interpreter. The programs are
 //! the committed fixtures `crates/glassbox-programs/fixtures/{hist,sort}/program.rs`, extracted
 //! from the committed models next to them (a test keeps the two in sync).
+//!
+//! After criterion's groups, the model and `run_ids` are also timed interleaved, round after
+//! round, and the ratio printed from the minima and from the medians: on a shared VM the
+//! model's time drifts by ±20 % between criterion's (sequential) groups, which moves a ratio
+//! of two of them more than any change to the program does.
 
 #[rustfmt::skip] // generated code: kept byte-identical to what the extractor renders
 #[path = "../../crates/glassbox-programs/fixtures/hist/program.rs"]
@@ -12,6 +17,7 @@ mod sort;
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Instant;
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_main};
@@ -76,6 +82,49 @@ fn bench_task(c: &mut Criterion, name: &str, run: Run, run_ids: RunIds) {
         })
     });
     g.finish();
+    interleaved(
+        name,
+        || predict(&model, &encoded, 2048, &dev),
+        &ids,
+        run_ids,
+    );
+}
+
+/// Time the model's forward pass and the program's `run_ids` over the test set alternately and
+/// print minima, medians and their ratios.
+fn interleaved<T>(name: &str, model: impl Fn() -> T, ids: &[Vec<u8>], run_ids: RunIds) {
+    const ROUNDS: usize = 40;
+    const PROGRAM_RUNS: usize = 10;
+    let ms = |start: Instant| start.elapsed().as_secs_f64() * 1e3;
+    let (mut model_ms, mut program_ms) = (Vec::new(), Vec::new());
+    let mut out = [0u16; 64];
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        black_box(model());
+        model_ms.push(ms(start));
+        for _ in 0..PROGRAM_RUNS {
+            let start = Instant::now();
+            for t in ids {
+                run_ids(t, &mut out).expect("valid input");
+                black_box(&out);
+            }
+            program_ms.push(ms(start));
+        }
+    }
+    let min_median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[0], v[v.len() / 2])
+    };
+    let (m_min, m_med) = min_median(&mut model_ms);
+    let (p_min, p_med) = min_median(&mut program_ms);
+    println!(
+        "{name} interleaved ({ROUNDS} rounds): model min {m_min:.2} ms, median {m_med:.2} ms; \
+         run_ids min {:.1} µs, median {:.1} µs; model / run_ids: {:.0}× (minima), {:.0}× (medians)",
+        p_min * 1e3,
+        p_med * 1e3,
+        m_min / p_min,
+        m_med / p_med
+    );
 }
 
 fn benches() {

@@ -685,9 +685,22 @@ impl Renderer<'_> {
             );
         } else {
             s.push_str(RS_ENTRY_POINTS);
+            // One copy of `forward` per short input length: with `n` a constant, its loops
+            // have fixed trip counts (no mispredicted loop exits) and unroll.
+            let _ = writeln!(
+                s,
+                "\n/// `forward` for inputs of `n` tokens, compiled for each length up to {} and for any\n/// length.\nfn forward_any(n: usize, tokens: [u8; N_CTX]) -> [u16; N_CTX] {{\n    match n {{",
+                p.n_ctx.min(MAX_SPECIALISED_LENGTH)
+            );
+            for len in 1..=p.n_ctx.min(MAX_SPECIALISED_LENGTH) {
+                let _ = writeln!(s, "        {len} => forward::<{len}>(n, tokens),");
+            }
             s.push_str(
-                "\n/// The program on the first `n` of `tokens` (valid ids): a class id per position.\n\
-                 fn forward(n: usize, tokens: [u8; N_CTX]) -> [u16; N_CTX] {\n    \
+                "        _ => forward::<0>(n, tokens),\n    }\n}\n\n\
+                 /// The program on the first `n` of `tokens` (valid ids): a class id per position.\n\
+                 /// `N > 0`: `n` is known to be `N` at compile time.\n\
+                 fn forward<const N: usize>(n: usize, tokens: [u8; N_CTX]) -> [u16; N_CTX] {\n    \
+                 let n = if N > 0 { N } else { n };\n    \
                  let positions: [u8; N_CTX] = std::array::from_fn(|i| i as u8);\n    let ones = [1u32; N_CTX];\n",
             );
         }
@@ -959,6 +972,9 @@ fn set_type(n_ctx: usize) -> &'static str {
 /// ones stay calls of their (readable) function.
 const MAX_NUM_TABLE: usize = 1 << 16;
 
+/// Generated Rust compiles its forward pass once for each input length up to this one.
+const MAX_SPECIALISED_LENGTH: usize = 16;
+
 /// Numerical variables ranging up to this many values get their classifier products
 /// precomputed in generated Rust; larger ones multiply at run time.
 const MAX_PRODUCT_ROWS: usize = 1024;
@@ -1108,7 +1124,7 @@ pub fn run(tokens: &[&str]) -> Result<Vec<&'static str>, String> {
     for (i, t) in tokens.iter().enumerate() {
         ids[i] = token_id(t).ok_or_else(|| format!("token `{t}` is not in the vocabulary {:?}", &VOCAB[1..]))?;
     }
-    let classes = forward(tokens.len(), ids);
+    let classes = forward_any(tokens.len(), ids);
     Ok(classes[..tokens.len()].iter().map(|&c| CLASSES[c as usize]).collect())
 }
 
@@ -1130,7 +1146,7 @@ pub fn run_ids(ids: &[u8], out: &mut [u16]) -> Result<(), String> {
         }
         tokens[i] = t;
     }
-    out[..n].copy_from_slice(&forward(n, tokens)[..n]);
+    out[..n].copy_from_slice(&forward_any(n, tokens)[..n]);
     Ok(())
 }
 "#;
@@ -1233,6 +1249,7 @@ macro_rules! table {
 }
 
 /// For each value, the set of the first `n` positions holding it.
+#[inline(always)]
 fn positions_by_value(n: usize, values: &[u8; N_CTX]) -> [Set; KM + 1] {
     let mut at = [0 as Set; KM + 1];
     for j in 0..n {
@@ -1245,6 +1262,7 @@ fn positions_by_value(n: usize, values: &[u8; N_CTX]) -> [Set; KM + 1] {
 /// the nearest, the left one of two at the same distance, the query's own position only
 /// when no other key matches (a causal query sees no key after itself); no match: position
 /// 0 (BOS). `at` holds the positions of each key value (`positions_by_value`).
+#[inline(always)]
 fn select_closest(n: usize, at: &[Set; KM + 1], queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8; N_CTX] {
     let mut out = [0u8; N_CTX];
     for i in 0..n {
@@ -1270,6 +1288,7 @@ fn select_closest(n: usize, at: &[Set; KM + 1], queries: &[u8; N_CTX], predicate
 /// `select_closest` with the positions as keys: the one key that can match is the position
 /// the predicate names, selected if it is among the first `n` (and, when causal, not after
 /// the query); otherwise position 0 (BOS).
+#[inline(always)]
 fn select_position(n: usize, queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8; N_CTX] {
     std::array::from_fn(|i| {
         let last = if CAUSAL { i + 1 } else { n };
@@ -1279,11 +1298,13 @@ fn select_position(n: usize, queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8;
 }
 
 /// For each query, the value at its selected position.
+#[inline(always)]
 fn aggregate(pattern: &[u8; N_CTX], values: &[u8; N_CTX]) -> [u8; N_CTX] {
     std::array::from_fn(|i| values[pattern[i] as usize % N_CTX])
 }
 
 /// For each key value, the sum of `values` over the first `n` positions holding it.
+#[inline(always)]
 fn sums_by_value(n: usize, keys: &[u8; N_CTX], values: &[u32; N_CTX]) -> [u32; KM + 1] {
     let mut sums = [0u32; KM + 1];
     for j in 0..n {
@@ -1294,6 +1315,7 @@ fn sums_by_value(n: usize, keys: &[u8; N_CTX], values: &[u32; N_CTX]) -> [u32; K
 
 /// For each of the first `n` queries, the sum of the values over every matching key, from
 /// the per-key-value `sums` (`sums_by_value`).
+#[inline(always)]
 fn select_sum(n: usize, sums: &[u32; KM + 1], queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u32; N_CTX] {
     let mut out = [0u32; N_CTX];
     for i in 0..n {
@@ -1303,6 +1325,7 @@ fn select_sum(n: usize, sums: &[u32; KM + 1], queries: &[u8; N_CTX], predicate: 
 }
 
 /// `select_sum` for a causal model: each query sums the matching keys up to itself.
+#[inline(always)]
 fn select_sum_causal(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predicate: &[u8; K], values: &[u32; N_CTX]) -> [u32; N_CTX] {
     let mut out = [0u32; N_CTX];
     let mut sums = [0u32; KM + 1];
