@@ -25,13 +25,14 @@
 //!   size (5 and 8.3 at 64 px), because a fixed 31-pixel kernel would blur half of a 64-px scene.
 
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use glassbox_core::{
     Error, Explainer, FewShotInput, HostTensor, Result, SupportAttribution, Target,
 };
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel};
+use crate::readout::project_rows;
 use crate::smoothing::{dilate, gaussian_blur};
 use crate::upsample::{resize_adjoint_host, resize_bilinear_host, upsampling_mass_values};
 
@@ -286,18 +287,27 @@ impl AffinityExplainer {
         for layer in &out.layers {
             check_layer(layer, n, k)?;
         }
-        let maps: Vec<Vec<f32>> = out
-            .layers
-            .iter()
-            .map(|layer| self.layer_map(layer, &region_host, k, e, &device))
-            .collect();
-        let weights = match self.config.aggregation {
-            Aggregation::FeatureAblation => model
-                .layer_weights(&state, &region)
-                .map(|wts| sanitize_weights(wts, l)),
-            Aggregation::Mean => None,
-        }
-        .unwrap_or_else(|| Tensor::ones([n, l], &device) / l as f32);
+        let layer_names: Vec<String> = out.layers.iter().map(|x| x.name.clone()).collect();
+        // The layers are consumed: their tensors are moved to the host without a copy. The
+        // maps are host work, one task per layer on the thread pool, while this thread re-runs
+        // the model's decoder for the layer weights.
+        let layers = out.layers;
+        let mut maps: Vec<Vec<f32>> = Vec::new();
+        let weights = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                maps = layers
+                    .into_par_iter()
+                    .map(|layer| self.layer_map(layer, &region_host, k, e))
+                    .collect();
+            });
+            match self.config.aggregation {
+                Aggregation::FeatureAblation => model
+                    .layer_weights(&state, &region)
+                    .map(|wts| sanitize_weights(wts, l)),
+                Aggregation::Mean => None,
+            }
+        });
+        let weights = weights.unwrap_or_else(|| Tensor::ones([n, l], &device) / l as f32);
         if weights.dims() != [n, l] {
             return Err(Error::shape(
                 "layer weights",
@@ -341,40 +351,28 @@ impl AffinityExplainer {
             logits: out.logits,
             region,
             layer_weights: weights,
-            layer_names: out.layers.iter().map(|x| x.name.clone()).collect(),
+            layer_names,
         })
     }
 
     /// One layer's support map, `N` rows of `K·E·E` host values, normalised to sum 1 per query: the share of
     /// each support token's normalised, upsampled query map that falls in the region
     /// (`region`: the `N` query regions at the working resolution `e`, on the host).
-    fn layer_map(
-        &self,
-        layer: &AffinityLayer,
-        region: &[f32],
-        k: usize,
-        e: [usize; 2],
-        device: &Device,
-    ) -> Vec<f32> {
+    fn layer_map(&self, layer: AffinityLayer, region: &[f32], k: usize, e: [usize; 2]) -> Vec<f32> {
         let n = region.len() / (e[0] * e[1]);
         let [hq, wq] = layer.query_hw;
         let [hs, ws] = layer.support_hw;
         let (pq, kps) = (hq * wq, k * hs * ws);
-        let (a, row_mass) = affinity_rows(layer, self.config.use_softmax);
-        // Both products in one: rows `ρᵀ/|R|` and `υᵀ` times `Â`, `[n, 2, K·Ps]`, built on
-        // the host; Â's row normalisation, when still to do, is folded into them.
+        // Both products in one: rows `ρᵀ/|R|` and `υᵀ` times `Â`, `[n, 2, K·Ps]`.
         let rho = resize_adjoint_host(region, e, [hq, wq]);
         let ups = upsampling_mass_values([hq, wq], e);
         let mut rows = Vec::with_capacity(n * 2 * pq);
-        for (i, (query, rho)) in region.chunks(e[0] * e[1]).zip(rho.chunks(pq)).enumerate() {
+        for (query, rho) in region.chunks(e[0] * e[1]).zip(rho.chunks(pq)) {
             let area: f32 = query.iter().sum();
-            let mass = |q: usize| row_mass.as_ref().map_or(1.0, |m| m[i * pq + q]);
-            rows.extend(rho.iter().enumerate().map(|(q, r)| r / area / mass(q)));
-            rows.extend(ups.iter().enumerate().map(|(q, u)| u / mass(q)));
+            rows.extend(rho.iter().map(|r| r / area));
+            rows.extend_from_slice(&ups);
         }
-        let rows = Tensor::<1>::from_floats(rows.as_slice(), device).reshape([n, 2, pq]);
-        // `[n, 2, K·Ps]`: the rest is a few thousand values, finished on the host.
-        let products = HostTensor::from_tensor(&rows.matmul(a)).values;
+        let products = project_rows(layer, &rows, 2, self.config.use_softmax);
         let c: Vec<f32> = products
             .chunks(2 * kps)
             .flat_map(|q| (0..kps).map(move |j| q[j] / (q[kps + j] + 1e-6)))
@@ -435,57 +433,6 @@ fn check_layer(layer: &AffinityLayer, n: usize, k: usize) -> Result<()> {
     Ok(())
 }
 
-/// A geometric-mean row (below) with less mass than this may have lost entries to float
-/// underflow; such a layer takes the exact path. The mass is `Σ_j Π_h P_h[j]^{1/H} ≤ 1`
-/// (AM–GM), 1 when all heads agree; an entry lost to underflow is below about `1e-11`.
-const MIN_GEOMETRIC_ROW_MASS: f32 = 1e-3;
-
-/// One layer's `Â` `[N, P_q, K·P_s]`, possibly up to its row normalisation: `(G, Some(r))`
-/// means `Â = G / r` row-wise, with the row sums `r` (`N·P_q` host values).
-///
-/// `softmax_j(mean_h S_h) ∝ exp(mean_h S_h) ∝ Π_h softmax_j(S_h)^{1/H}` within a row (each
-/// head's normaliser is constant along it), so when the model hands over its attention
-/// weights and `H` is a power of two, `G` is their geometric mean over heads by a tree of
-/// `sqrt(a·b)`: a few vectorised products and square roots instead of the mean over heads
-/// and a softmax's exponentials, which dominate the read-out on CPU. Otherwise, or when a
-/// row of `G` has too little mass ([`MIN_GEOMETRIC_ROW_MASS`]), the exact softmax of the
-/// head-mean scores.
-fn affinity_rows(layer: &AffinityLayer, use_softmax: bool) -> (Tensor<3>, Option<Vec<f32>>) {
-    let [n, heads, pq, kps] = layer.scores.dims();
-    if use_softmax
-        && let Some(attention) = &layer.attention
-        && heads.is_power_of_two()
-    {
-        let mut level: Vec<Tensor<4>> = (0..heads)
-            .map(|h| attention.clone().slice(s![.., h..h + 1]))
-            .collect();
-        if heads == 1 {
-            return (level.remove(0).reshape([n, pq, kps]), None);
-        }
-        while level.len() > 1 {
-            level = level
-                .chunks(2)
-                .map(|pair| (pair[0].clone() * pair[1].clone()).sqrt())
-                .collect();
-        }
-        let g = level.remove(0).reshape([n, pq, kps]);
-        let mass = HostTensor::from_tensor(&g.clone().sum_dim(2)).values;
-        if mass.iter().all(|&m| m >= MIN_GEOMETRIC_ROW_MASS) {
-            return (g, Some(mass));
-        }
-    }
-    let mean = if heads == 1 {
-        layer.scores.clone().reshape([n, pq, kps])
-    } else {
-        layer.scores.clone().mean_dim(1).reshape([n, pq, kps])
-    };
-    if use_softmax {
-        (softmax(mean, 2), None)
-    } else {
-        (mean, None)
-    }
-}
-
 /// Rows that sum to (about) zero — the decoder ignored every ablation — become uniform.
 fn sanitize_weights(w: Tensor<2>, l: usize) -> Tensor<2> {
     let total = w.clone().sum_dim(1);
@@ -518,48 +465,5 @@ impl<M: MatchingModel + ?Sized> Explainer<M> for AffinityExplainer {
         _target: &Target,
     ) -> Result<SupportAttribution> {
         Ok(AffinityExplainer::explain(self, model, &input, &Region::Predicted)?.attribution)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::Distribution;
-
-    fn layer(scale: f64, device: &Device) -> AffinityLayer {
-        let scores =
-            Tensor::<4>::random([1, 4, 16, 32], Distribution::Uniform(-scale, scale), device);
-        AffinityLayer {
-            name: "l".into(),
-            attention: Some(softmax(scores.clone(), 3)),
-            scores,
-            query_hw: [4, 4],
-            support_hw: [4, 4],
-        }
-    }
-
-    /// Mildly different heads take the geometric-mean path; heads that disagree sharply leave
-    /// too little mass per row and take the exact path (the values themselves are checked
-    /// against a naive implementation in `tests/explainer.rs`).
-    #[test]
-    fn geometric_mean_path_and_its_underflow_guard() {
-        let device = Device::flex();
-        device.seed(1);
-        let (g, mass) = affinity_rows(&layer(3.0, &device), true);
-        let mass = mass.expect("mild heads use the attention weights");
-        let sums: Vec<f32> = HostTensor::from_tensor(&g.sum_dim(2))
-            .values
-            .iter()
-            .zip(&mass)
-            .map(|(s, m)| s / m)
-            .collect();
-        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5), "{sums:?}");
-        let (_, mass) = affinity_rows(&layer(300.0, &device), true);
-        assert!(
-            mass.is_none(),
-            "sharp, disagreeing heads fall back to the exact softmax"
-        );
-        let (_, mass) = affinity_rows(&layer(3.0, &device), false);
-        assert!(mass.is_none(), "no softmax, no geometric mean");
     }
 }

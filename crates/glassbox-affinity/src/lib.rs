@@ -20,6 +20,7 @@
 pub mod explainer;
 pub mod matching;
 pub mod model;
+pub mod readout;
 pub mod sheet;
 pub mod smoothing;
 pub mod train;

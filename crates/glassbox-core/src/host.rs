@@ -40,6 +40,18 @@ impl HostTensor {
         Self { shape, values }
     }
 
+    /// Move a tensor back from its device (as `f32`, whatever its float dtype). On a CPU
+    /// backend a tensor that is the only owner of its buffer hands that buffer over instead
+    /// of copying it: use this for large tensors that are not needed afterwards.
+    pub fn from_owned<const D: usize>(tensor: Tensor<D>) -> Self {
+        let shape = tensor.dims().to_vec();
+        let values = tensor
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("a converted f32 TensorData always yields f32 values");
+        Self { shape, values }
+    }
+
     /// Upload to `device` as a rank-`D` tensor; errors if the stored rank is not `D` or the
     /// values do not fill the shape.
     pub fn to_tensor<const D: usize>(&self, device: &Device) -> Result<Tensor<D>> {

@@ -158,6 +158,14 @@ fn host_tensor_checks_its_shape() {
     let h = HostTensor::new(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
     let t: Tensor<2> = h.to_tensor(&Device::flex()).unwrap();
     assert_eq!(HostTensor::from_tensor(&t), h);
+    // Moving the tensor out gives the same values, also for a strided view and for a
+    // tensor whose buffer is still shared.
+    let shared = t.clone();
+    assert_eq!(HostTensor::from_owned(t.clone()), h);
+    assert_eq!(HostTensor::from_owned(shared), h);
+    let transposed = HostTensor::from_owned(t.swap_dims(0, 1));
+    assert_eq!(transposed.shape, vec![2, 2]);
+    assert_eq!(transposed.values, vec![1.0, 3.0, 2.0, 4.0]);
 }
 
 #[test]
