@@ -32,12 +32,8 @@ impl HostTensor {
 
     /// Copy a tensor back from its device (as `f32`, whatever its float dtype).
     pub fn from_tensor<const D: usize>(tensor: &Tensor<D>) -> Self {
-        let shape = tensor.dims().to_vec();
-        let values = tensor
-            .to_data()
-            .try_into_vec_as::<f32>()
-            .expect("a converted f32 TensorData always yields f32 values");
-        Self { shape, values }
+        // The clone shares the buffer, so `from_owned` copies it.
+        Self::from_owned(tensor.clone())
     }
 
     /// Move a tensor back from its device (as `f32`, whatever its float dtype). On a CPU
