@@ -100,6 +100,7 @@ fn naive(
     k: usize,
     region: &[f32],
     e: usize,
+    softmax: bool,
     device: &Device,
 ) -> Vec<f32> {
     let area: f32 = region.iter().sum();
@@ -109,7 +110,7 @@ fn naive(
         let kp = k * p;
         // softmax over support tokens
         let mut a = scores.clone();
-        for q in 0..p {
+        for q in (0..p).filter(|_| softmax) {
             let row = &mut a[q * kp..(q + 1) * kp];
             let m = row.iter().cloned().fold(f32::MIN, f32::max);
             let s: f32 = row.iter().map(|v| (v - m).exp()).sum();
@@ -144,7 +145,7 @@ fn naive(
 /// The explainer on `heads` random score maps per layer (uniform in `±scale`), with or
 /// without the model's attention weights, against [`naive`] on the head means.
 fn check_against_naive(heads: usize, scale: f32, with_attention: bool) {
-    check_against_naive_at(heads, scale, with_attention, None);
+    check_against_naive_at(heads, scale, with_attention, None, true);
 }
 
 /// [`check_against_naive`] with the explanation computed at `explanation_size` (then resized
@@ -154,6 +155,7 @@ fn check_against_naive_at(
     scale: f32,
     with_attention: bool,
     explanation_size: Option<usize>,
+    use_softmax: bool,
 ) {
     let device = Device::flex();
     let (k, side) = (2, 16);
@@ -192,20 +194,21 @@ fn check_against_naive_at(
     let explainer = AffinityExplainer::new(
         AffinityExplainerConfig::new(Variant::Unmasked)
             .with_aggregation(Aggregation::Mean)
-            .with_explanation_size(explanation_size),
+            .with_explanation_size(explanation_size)
+            .with_softmax(use_softmax),
     );
     let out = explainer
         .explain(&model, &input(k, side, &device), &Region::Predicted)
         .unwrap();
     let ours = host(&out.attribution.support);
     let reference = match explanation_size {
-        None => naive(&raw, k, &region, side, &device),
+        None => naive(&raw, k, &region, side, use_softmax, &device),
         Some(e) => {
             // Nearest-neighbour region at `e`, the naive map there, each shot resized back.
             let small: Vec<f32> = (0..e * e)
                 .map(|q| region[(q / e) * side / e * side + (q % e) * side / e])
                 .collect();
-            let map = naive(&raw, k, &small, e, &device);
+            let map = naive(&raw, k, &small, e, use_softmax, &device);
             map.chunks(e * e)
                 .flat_map(|shot| burn_resize(shot.to_vec(), [e, e], [side, side], &device))
                 .collect()
@@ -245,7 +248,14 @@ fn multi_head_affinities_match_the_naive_head_mean() {
 /// A working resolution below the image size: the map is computed at `E × E` and resized.
 #[test]
 fn explanation_size_below_the_image_matches_the_naive_algorithm_there() {
-    check_against_naive_at(4, 3.0, true, Some(8));
+    check_against_naive_at(4, 3.0, true, Some(8), true);
+}
+
+/// Without the softmax (the paper's ablation), `Â` is the head mean of the raw scores.
+#[test]
+fn without_softmax_the_head_mean_scores_are_used() {
+    check_against_naive_at(4, 3.0, true, None, false);
+    check_against_naive_at(1, 3.0, false, None, false);
 }
 
 #[test]
