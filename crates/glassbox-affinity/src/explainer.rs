@@ -4,8 +4,7 @@
 //! For query region `R` (the predicted foreground by default), each matching layer `l` with
 //! affinities `A_l [P_q, K·P_s]`:
 //! 1. `Â = softmax_j A_l` over all support tokens of all shots jointly, `A_l` the mean over
-//!    attention heads (read from the model's own attention weights when it has them, see
-//!    [`AffinityLayer::attention`]);
+//!    attention heads (row by row on the host, never materialised: [`crate::readout`]);
 //! 2. for every support token `j`, the share of its (upsampled, normalised) query map that falls
 //!    in `R`: `c_l[j] = Σ_{p∈R} ā_j[p] / |R|` with `ā_j = U_E(Â[:, j]) / (Σ U_E(Â[:, j]) + 1e-6)`
 //!    — computed exactly with one matrix product through the adjoint of the bilinear
@@ -419,16 +418,12 @@ fn check_layer(layer: &AffinityLayer, n: usize, k: usize) -> Result<()> {
     let [hs, ws] = layer.support_hw;
     let heads = layer.scores.dims()[1];
     let expected = [n, heads, hq * wq, k * hs * ws];
-    for (what, t) in std::iter::once(("scores", &layer.scores))
-        .chain(layer.attention.iter().map(|a| ("attention", a)))
-    {
-        if heads == 0 || t.dims() != expected {
-            return Err(Error::shape(
-                format!("{what} of layer {}", layer.name),
-                format!("[{n}, H ≥ 1, {}, {}]", hq * wq, k * hs * ws),
-                &t.dims(),
-            ));
-        }
+    if heads == 0 || layer.scores.dims() != expected {
+        return Err(Error::shape(
+            format!("scores of layer {}", layer.name),
+            format!("[{n}, H ≥ 1, {}, {}]", hq * wq, k * hs * ws),
+            &layer.scores.dims(),
+        ));
     }
     Ok(())
 }

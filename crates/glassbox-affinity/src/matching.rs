@@ -19,11 +19,6 @@ pub struct AffinityLayer {
     /// (`j = k·P_s + p`). A model without heads uses `H = 1`. The explainer reads the head
     /// mean.
     pub scores: Tensor<4>,
-    /// The model's own attention weights `softmax_j(scores)` per head, `[N, H, P_q, K·P_s]`,
-    /// when its forward pass computed them (`None` otherwise). With them the explainer gets
-    /// `softmax_j(mean_h scores)` without another exponential: it is the row-normalised
-    /// geometric mean of the heads' attention weights.
-    pub attention: Option<Tensor<4>>,
     /// Query token grid `[h, w]`.
     pub query_hw: [usize; 2],
     /// Support token grid `[h, w]` (per shot).

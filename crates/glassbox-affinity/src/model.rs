@@ -292,15 +292,13 @@ impl MatchingSegmenter {
             let m = adaptive_avg_pool2d(masks.clone(), [hl, wl])
                 .reshape([n, 1, k * p, 1])
                 .repeat_dim(1, self.heads);
-            let attention = softmax(scores.clone(), 3);
-            let transferred = attention.clone().matmul(m);
+            let transferred = softmax(scores.clone(), 3).matmul(m);
             coarse.push(transferred.mean_dim(1).reshape([n, 1, hl, wl]));
             if affinities {
-                // Both are the forward pass's own tensors: keeping them copies nothing.
+                // The forward pass's own tensor: keeping it copies nothing.
                 layers.push(AffinityLayer {
                     name: self.level_names[i].clone(),
                     scores,
-                    attention: Some(attention),
                     query_hw: [hl, wl],
                     support_hw: [hl, wl],
                 });
