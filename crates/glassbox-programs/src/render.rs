@@ -70,6 +70,21 @@ fn str_lit(s: &str) -> String {
     out
 }
 
+/// One term of the classifier's sum in generated Rust: a row per value of a variable.
+struct Term {
+    /// The variable (`tokens`, `num_attn_0_1_outputs`).
+    var: String,
+    /// The table of its rows, indexed by value (`W_TOKENS`, `W_ONES_TIMES`); `None` for a
+    /// numerical variable whose products are computed at run time.
+    rows: Option<String>,
+    /// The row index at position `i`.
+    index: String,
+    /// How many rows the table has.
+    values: usize,
+    /// The variable's value at every reachable position, when it has only one.
+    constant: Option<usize>,
+}
+
 struct Renderer<'a> {
     p: &'a Program,
     reach: Reach,
@@ -669,6 +684,151 @@ impl Renderer<'_> {
                 }
             }
         }
+        if !self.py() {
+            self.prefix_table(s);
+        }
+    }
+
+    /// The classifier's terms in the order the model adds them: categorical variables in
+    /// stream order, then numerical ones (Rust).
+    fn classifier_terms(&self) -> Vec<Term> {
+        let p = self.p;
+        let cat = p.cat_vars.iter().enumerate().map(|(v, var)| Term {
+            var: var.name.clone(),
+            rows: Some(format!("W_{}", var.name.to_uppercase())),
+            index: format!("{}[i] as usize % K", var.name),
+            values: p.d_var,
+            constant: if self.prune {
+                self.reach.constant(v)
+            } else {
+                None
+            },
+        });
+        let num = p.num_vars.iter().enumerate().map(|(u, name)| {
+            let (lo, hi) = p.num_ranges[u];
+            let w = format!("W_{}", name.to_uppercase());
+            Term {
+                var: name.clone(),
+                rows: product_rows(p.num_ranges[u]).map(|_| format!("{w}_TIMES")),
+                index: format!("({name}[i] as usize).min({hi})"),
+                values: hi as usize + 1,
+                constant: (self.prune && lo == hi).then_some(lo as usize),
+            }
+        });
+        cat.chain(num).collect()
+    }
+
+    /// How many leading classifier terms the prefix table sums: the longest run of tabulated
+    /// terms whose varying values index at most [`MAX_PREFIX_BYTES`] of rows (constants are
+    /// free); 0 when that would replace fewer than two additions by a lookup.
+    fn prefix_len(&self, terms: &[Term]) -> usize {
+        let row_bytes = 4 * score_lanes(self.p.classes.len());
+        let mut rows = 1usize;
+        let mut len = 0;
+        for t in terms {
+            if t.rows.is_none() {
+                break;
+            }
+            if t.constant.is_none() {
+                match rows.checked_mul(t.values) {
+                    Some(r) if r * row_bytes <= MAX_PREFIX_BYTES => rows = r,
+                    _ => break,
+                }
+            }
+            len += 1;
+        }
+        if len >= 2 { len } else { 0 }
+    }
+
+    /// `W_PREFIX`: the sum of the first [`Self::prefix_len`] classifier terms for every
+    /// combination of the values of those that vary, built at compile time by the same f32
+    /// additions in the same order, so that one lookup replaces them and the scores stay
+    /// exact.
+    fn prefix_table(&self, s: &mut String) {
+        let terms = self.classifier_terms();
+        let len = self.prefix_len(&terms);
+        if len == 0 {
+            return;
+        }
+        let prefix = &terms[..len];
+        let varying: Vec<&Term> = prefix.iter().filter(|t| t.constant.is_none()).collect();
+        let ty = varying.iter().rev().fold("[f32; CP]".to_string(), |ty, t| {
+            format!("[{ty}; {}]", t.values)
+        });
+        let names: Vec<String> = prefix
+            .iter()
+            .map(|t| match t.constant {
+                Some(c) => format!("`{}` (always {c})", t.var),
+                None => format!("`{}`", t.var),
+            })
+            .collect();
+        let dims: String = varying.iter().map(|t| format!("[{}]", t.var)).collect();
+        let zero = varying.iter().rev().fold("[0f32; CP]".to_string(), |z, t| {
+            format!("[{z}; {}]", t.values)
+        });
+        let _ = writeln!(
+            s,
+            "\n/// The first {len} classifier terms summed in the model's order for every combination of\n\
+             /// the values that vary, at compile time by the same f32 additions: one lookup instead\n\
+             /// of {} row additions, exactly.",
+            len - 1
+        );
+        let mut line = "///".to_string();
+        let parts = std::iter::once(format!("`W_PREFIX{dims}` is")).chain(
+            names.iter().enumerate().map(|(j, name)| {
+                if j + 1 < len {
+                    format!("{name} +")
+                } else {
+                    name.clone()
+                }
+            }),
+        );
+        for part in parts {
+            if line.len() + 1 + part.len() > 92 {
+                let _ = writeln!(s, "{line}");
+                line = "///".into();
+            }
+            line.push(' ');
+            line.push_str(&part);
+        }
+        let _ = writeln!(
+            s,
+            "{line}.\nstatic W_PREFIX: {ty} = {{\n    let mut t = {zero};"
+        );
+        let mut depth = 0;
+        let mut cur: Option<String> = None;
+        let mut idx = String::new();
+        for t in prefix {
+            let rows = t.rows.as_deref().expect("prefix terms are tabulated");
+            let indent = "    ".repeat(depth + 1);
+            let row = match t.constant {
+                Some(c) => format!("{rows}[{c}]"),
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "{indent}let mut x{depth} = 0;\n{indent}while x{depth} < {} {{",
+                        t.values
+                    );
+                    idx.push_str(&format!("[x{depth}]"));
+                    depth += 1;
+                    format!("{rows}[x{}]", depth - 1)
+                }
+            };
+            let indent = "    ".repeat(depth + 1);
+            let sum = match &cur {
+                None => row,
+                Some(c) => format!("sum_rows({c}, &{row})"),
+            };
+            let _ = writeln!(s, "{indent}let s = {sum};");
+            cur = Some("s".into());
+        }
+        let indent = "    ".repeat(depth + 1);
+        let _ = writeln!(s, "{indent}t{idx} = s;");
+        for d in (0..depth).rev() {
+            let indent = "    ".repeat(d + 1);
+            let _ = writeln!(s, "{indent}    x{d} += 1;\n{indent}}}");
+        }
+        let _ = writeln!(s, "    t\n}};");
     }
 
     fn run_function(&self, s: &mut String) {
@@ -883,43 +1043,44 @@ impl Renderer<'_> {
         } else {
             let _ = writeln!(s, "    let mut out = [0u16; N_CTX];\n    for i in 0..n {{");
         }
-        for (v, var) in p.cat_vars.iter().enumerate() {
-            let w = format!("W_{}", var.name.to_uppercase());
-            match (py, v) {
-                (true, 0) => {
+        if py {
+            for (v, var) in p.cat_vars.iter().enumerate() {
+                let w = format!("W_{}", var.name.to_uppercase());
+                if v == 0 {
                     let _ = writeln!(s, "        acc = list({w}[{}[i]])", var.name);
-                }
-                (true, _) => {
+                } else {
                     let _ = writeln!(s, "        acc = _add(acc, {w}[{}[i]])", var.name);
                 }
-                (false, 0) => {
-                    let _ = writeln!(
-                        s,
-                        "        let mut acc: [f32; CP] = {w}[{}[i] as usize % K];",
-                        var.name
-                    );
-                }
-                (false, _) => {
-                    let _ = writeln!(
-                        s,
-                        "        add(&mut acc, &{w}[{}[i] as usize % K]);",
-                        var.name
-                    );
-                }
             }
-        }
-        for (u, name) in p.num_vars.iter().enumerate() {
-            let w = format!("W_{}", name.to_uppercase());
-            if py {
+            for name in &p.num_vars {
+                let w = format!("W_{}", name.to_uppercase());
                 let _ = writeln!(s, "        acc = _add_scaled(acc, {w}, {name}[i])");
-            } else if product_rows(p.num_ranges[u]).is_some() {
-                let _ = writeln!(
-                    s,
-                    "        add(&mut acc, &{w}_TIMES[({name}[i] as usize).min({})]);",
-                    p.num_ranges[u].1
-                );
-            } else {
-                let _ = writeln!(s, "        add_scaled(&mut acc, &{w}, {name}[i]);");
+            }
+        } else {
+            let terms = self.classifier_terms();
+            let len = self.prefix_len(&terms);
+            if len > 0 {
+                let idx: String = terms[..len]
+                    .iter()
+                    .filter(|t| t.constant.is_none())
+                    .map(|t| format!("[{}]", t.index))
+                    .collect();
+                let _ = writeln!(s, "        let mut acc: [f32; CP] = W_PREFIX{idx};");
+            }
+            for (j, t) in terms.iter().enumerate().skip(len) {
+                let row = match &t.rows {
+                    Some(rows) => format!("{rows}[{}]", t.index),
+                    None => {
+                        let w = format!("W_{}", t.var.to_uppercase());
+                        let _ = writeln!(s, "        add_scaled(&mut acc, &{w}, {}[i]);", t.var);
+                        continue;
+                    }
+                };
+                if j == 0 {
+                    let _ = writeln!(s, "        let mut acc: [f32; CP] = {row};");
+                } else {
+                    let _ = writeln!(s, "        add(&mut acc, &{row});");
+                }
             }
         }
         if py {
@@ -974,6 +1135,10 @@ const MAX_NUM_TABLE: usize = 1 << 16;
 
 /// Generated Rust compiles its forward pass once for each input length up to this one.
 const MAX_SPECIALISED_LENGTH: usize = 16;
+
+/// The largest prefix table (`W_PREFIX`) generated Rust precomputes, in bytes: it is read
+/// once per position at random, so it should stay in a core's L2 cache.
+const MAX_PREFIX_BYTES: usize = 128 << 10;
 
 /// Numerical variables ranging up to this many values get their classifier products
 /// precomputed in generated Rust; larger ones multiply at run time.
@@ -1164,25 +1329,40 @@ fn add_scaled(acc: &mut [f32; CP], row: &[f32; CP], x: u32) {
     }
 }
 
+/// `acc + row`, lane by lane: the classifier's one operation, also at compile time (for
+/// the prefix table).
+const fn sum_rows(mut acc: [f32; CP], row: &[f32; CP]) -> [f32; CP] {
+    let mut c = 0;
+    while c < CP {
+        acc[c] += row[c];
+        c += 1;
+    }
+    acc
+}
+
+/// The larger of two scores. Scores are sums of finite weights, never NaN, so this plain
+/// select is `f32::max` without its NaN handling: one `maxps` lane.
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
 /// The first highest score among the classes the model may predict: a tree of maxima over
-/// the lanes, then the first lane holding it, found with a bit mask (no data-dependent branch
-/// per class, no serial chain of comparisons).
+/// the lanes, then the first lane holding it, found from one byte per lane (no data-dependent
+/// branch per class, no serial chain of comparisons).
 fn argmax(scores: &[f32; CP]) -> usize {
     let v: [f32; CP] = std::array::from_fn(|c| if KEEP[c] { scores[c] } else { f32::NEG_INFINITY });
     let mut m = [v[0], v[1], v[2], v[3]];
     for chunk in 1..CP / 4 {
         for j in 0..4 {
-            m[j] = m[j].max(v[4 * chunk + j]);
+            m[j] = max(m[j], v[4 * chunk + j]);
         }
     }
-    let top = m[0].max(m[1]).max(m[2].max(m[3]));
-    for (k, lanes) in v.chunks(64).enumerate() {
-        let mut hits = 0u64;
-        for (c, x) in lanes.iter().enumerate() {
-            hits |= ((*x == top) as u64) << c;
-        }
+    let top = max(max(m[0], m[1]), max(m[2], m[3]));
+    for (k, lanes) in v.chunks(8).enumerate() {
+        let hits = u64::from_le_bytes(std::array::from_fn(|c| lanes.get(c).is_some_and(|&x| x == top) as u8));
         if hits != 0 {
-            return 64 * k + hits.trailing_zeros() as usize;
+            return 8 * k + hits.trailing_zeros() as usize / 8;
         }
     }
     UNMASKED[0]
