@@ -62,6 +62,8 @@ SHAPES["double_hist_table1"] = dict(SHAPES["double_hist"], hc=2, hn=2)
 # The grid's (paper B.2) other three-layer double-hist shape with H = 8: 4+4 heads, M = 4
 # (2 categorical + 2 numerical MLPs).
 SHAPES["double_hist_m4"] = dict(SHAPES["double_hist"], mc=2, mn=2)
+# ... and the grid's H = 4, M = 4 shape: 2+2 heads, 2+2 MLPs.
+SHAPES["double_hist_h4m4"] = dict(SHAPES["double_hist"], hc=2, hn=2, mc=2, mn=2)
 SHAPES["double_hist_small"] = dict(SHAPES["double_hist"], hc=2, hn=2, d_mlp=8, classes=[
     "<pad>", "1", "2", "3", "4", "5", "6", "7"])
 TEMPERATURES = [3.0, 1.0, 0.05]
@@ -269,7 +271,7 @@ def main():
     elif len(sys.argv) == 3 and sys.argv[1] == "gradients":
         write_gradients(sys.argv[2])
     else:
-        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1|double_hist_m4 SEED OUT")
+        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1|double_hist_m4|double_hist_h4m4 SEED OUT")
 
 
 if __name__ == "__main__":

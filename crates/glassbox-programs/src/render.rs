@@ -718,26 +718,9 @@ impl Renderer<'_> {
         cat.chain(num).collect()
     }
 
-    /// How many leading classifier terms the prefix table sums: the longest run of tabulated
-    /// terms whose varying values index at most [`MAX_PREFIX_BYTES`] of rows (constants are
-    /// free); 0 when that would replace fewer than two additions by a lookup.
+    /// How many leading classifier terms the prefix table sums ([`prefix_len`]).
     fn prefix_len(&self, terms: &[Term]) -> usize {
-        let row_bytes = 4 * score_lanes(self.p.classes.len());
-        let mut rows = 1usize;
-        let mut len = 0;
-        for t in terms {
-            if t.rows.is_none() {
-                break;
-            }
-            if t.constant.is_none() {
-                match rows.checked_mul(t.values) {
-                    Some(r) if r * row_bytes <= MAX_PREFIX_BYTES => rows = r,
-                    _ => break,
-                }
-            }
-            len += 1;
-        }
-        if len >= 2 { len } else { 0 }
+        prefix_len(terms, 4 * score_lanes(self.p.classes.len()))
     }
 
     /// `W_PREFIX`: the sum of the first [`Self::prefix_len`] classifier terms for every
@@ -1095,6 +1078,27 @@ impl Renderer<'_> {
             );
         }
     }
+}
+
+/// How many leading classifier terms a prefix table of rows of `row_bytes` sums: the longest
+/// run of tabulated terms whose varying values index at most [`MAX_PREFIX_BYTES`] of rows
+/// (constants are free); 0 when that would replace fewer than two additions by a lookup.
+fn prefix_len(terms: &[Term], row_bytes: usize) -> usize {
+    let mut rows = 1usize;
+    let mut len = 0;
+    for t in terms {
+        if t.rows.is_none() {
+            break;
+        }
+        if t.constant.is_none() {
+            match rows.checked_mul(t.values) {
+                Some(r) if r * row_bytes <= MAX_PREFIX_BYTES => rows = r,
+                _ => break,
+            }
+        }
+        len += 1;
+    }
+    if len >= 2 { len } else { 0 }
 }
 
 /// Score lanes for `c` classes: rounded up to a multiple of 4.
@@ -1520,6 +1524,59 @@ fn select_sum_causal(n: usize, keys: &[u8; N_CTX], queries: &[u8; N_CTX], predic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn term(values: usize, constant: Option<usize>, tabulated: bool) -> Term {
+        Term {
+            var: "x".into(),
+            rows: tabulated.then(|| "W_X".into()),
+            index: "x[i]".into(),
+            values,
+            constant,
+        }
+    }
+
+    #[test]
+    fn the_prefix_table_stops_at_its_size_and_at_untabulated_terms() {
+        let (cat, one, num) = (
+            term(8, None, true),
+            term(8, Some(3), true),
+            term(9, None, true),
+        );
+        // hist: 8 · 8 · 8 · 8 rows of 32 bytes are 128 KiB; the three constants after them are
+        // free; the first count would make it 9 times larger.
+        let hist = [&cat, &cat, &cat, &cat, &one, &one, &one, &num, &num]
+            .map(|t| term(t.values, t.constant, true));
+        assert_eq!(prefix_len(&hist, 32), 7);
+        // Twice as wide rows: one categorical term fewer, and the constants after the fifth
+        // term are not reached (the prefix is a run from the start).
+        assert_eq!(prefix_len(&hist, 64), 3);
+        // A numerical term without a product table ends the prefix.
+        let untabulated = [
+            term(8, None, true),
+            term(8, None, true),
+            term(9, None, false),
+            term(8, None, true),
+        ];
+        assert_eq!(prefix_len(&untabulated, 32), 2);
+        // A varying numerical term fits like any other.
+        let small = [
+            term(8, None, true),
+            term(8, None, true),
+            term(1, Some(1), true),
+            term(9, None, true),
+        ];
+        assert_eq!(prefix_len(&small, 32), 4);
+        // One term alone is no saving; nor is a first term larger than the table.
+        assert_eq!(prefix_len(&[term(8, None, true)], 32), 0);
+        assert_eq!(
+            prefix_len(&[term(1 << 13, None, true), term(8, None, true)], 32),
+            0
+        );
+        assert_eq!(
+            prefix_len(&[term(8, None, true), term(9, None, false)], 32),
+            0
+        );
+    }
 
     #[test]
     fn byte_patterns_are_valid_rust_literals() {

@@ -66,6 +66,39 @@ fn random_programs_of_every_op_kind_are_extracted_exactly() {
 }
 
 #[test]
+fn a_prefix_table_with_a_numerical_term_is_exact() {
+    // One numerical head and nothing else: the generated Rust's prefix table spans tokens,
+    // positions, `ones` (constant) and the head's count.
+    let device = Device::flex();
+    let data = TaskData::generate(&Task::Hist.default_config().with_dataset_size(800)).unwrap();
+    let mut cfg = ProgramConfig::for_task(Task::Hist, &data);
+    (
+        cfg.n_heads_cat,
+        cfg.n_heads_num,
+        cfg.n_cat_mlps,
+        cfg.n_num_mlps,
+    ) = (0, 1, 0, 0);
+    glassbox_core::seed(&device, 3);
+    let model = TransformerProgram::init(&cfg, &device).unwrap();
+    let program = Program::extract(&model, &cfg).unwrap();
+    let rs = render(
+        &program,
+        &RenderOptions {
+            language: Language::Rust,
+            prune: true,
+            title: "test",
+        },
+    );
+    assert!(
+        rs.contains(
+            "W_PREFIX[tokens[i] as usize % K][positions[i] as usize % K][(num_attn_0_0_outputs[i] as usize).min(8)]"
+        ),
+        "{rs}"
+    );
+    check(Task::Hist, &model, &cfg, &data, &device);
+}
+
+#[test]
 fn a_briefly_trained_program_is_extracted_exactly() {
     let device = Device::flex();
     let data = TaskData::generate(&Task::Hist.default_config().with_dataset_size(1500)).unwrap();
