@@ -11,31 +11,16 @@ use glassbox_backbones::{MultiLevelBackbone, ResNetConfig, ResNetDepth};
 use glassbox_core::{Classifier, Error};
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+mod common;
+use common::{close, floats};
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 fn reduced(depth: ResNetDepth) -> ResNetConfig {
     ResNetConfig::new(depth)
         .with_num_classes(Some(5))
         .with_widths([4, 8, 16, 32])
         .with_stem_width(8)
-}
-
-fn close(name: &str, got: Vec<f32>, want: Vec<f32>) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "{name}: worst relative error {worst:e}");
 }
 
 fn check(depth: ResNetDepth, key: &str) {

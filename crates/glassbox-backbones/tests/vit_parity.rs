@@ -10,15 +10,10 @@ use glassbox_backbones::{MultiLevelBackbone, VisionTransformerConfig};
 use glassbox_core::{Classifier, Error};
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+mod common;
+use common::{close, floats};
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 fn reduced() -> VisionTransformerConfig {
     VisionTransformerConfig::new()
@@ -29,16 +24,6 @@ fn reduced() -> VisionTransformerConfig {
         .with_depth(3)
         .with_num_heads(2)
         .with_mlp_ratio(2)
-}
-
-fn close(name: &str, got: Vec<f32>, want: Vec<f32>) {
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs() / (1.0 + w.abs()))
-        .fold(0.0f32, f32::max);
-    assert!(worst < 1e-4, "{name}: worst relative error {worst:e}");
 }
 
 #[test]
