@@ -9,7 +9,7 @@
 //! The exponential is [`exp`], a polynomial that the compiler vectorises (a libm call per
 //! element would not be).
 
-use glassbox_core::HostTensor;
+use glassbox_core::HostView;
 
 use crate::matching::AffinityLayer;
 
@@ -20,7 +20,9 @@ use crate::matching::AffinityLayer;
 pub fn project_rows(layer: AffinityLayer, rows: &[f32], r: usize, use_softmax: bool) -> Vec<f32> {
     let [n, heads, pq, kps] = layer.scores.dims();
     debug_assert_eq!(rows.len(), n * r * pq, "rows must be [N, R, P_q]");
-    let s = HostTensor::from_owned(layer.scores).values;
+    // Lent, not collected: the scores are the largest tensor of the forward pass.
+    let scores = HostView::from_owned(layer.scores);
+    let s = scores.values();
     let mut out = vec![0.0f32; n * r * kps];
     let mut row = vec![0.0f32; kps];
     let inv_heads = 1.0 / heads as f32;
@@ -117,6 +119,7 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::Distribution;
     use burn::tensor::activation::softmax;
+    use glassbox_core::HostTensor;
 
     /// `rows · softmax_j(mean_h S)` (or the head mean alone) the plain way, on the device.
     fn dense(scores: &Tensor<4>, rows: &[f32], r: usize, use_softmax: bool) -> Vec<f32> {

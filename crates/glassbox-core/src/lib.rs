@@ -42,7 +42,7 @@ pub use explanation::{
     Attribution, AttributionRecord, ConceptEvidence, ConceptEvidenceRecord, Explanation,
     PrototypeEvidence, PrototypeEvidenceRecord, SupportAttribution, SupportAttributionRecord,
 };
-pub use host::HostTensor;
+pub use host::{HostTensor, HostView};
 pub use model::{Classifier, FeatureClassifier, FewShotInput, FewShotSegmenter};
 pub use target::Target;
 

@@ -3,7 +3,8 @@
 use burn::prelude::*;
 use glassbox_core::check::{check_dims, check_finite};
 use glassbox_core::{
-    Attribution, BackendKind, Classifier, Error, Explanation, HostTensor, PrototypeEvidence, Target,
+    Attribution, BackendKind, Classifier, Error, Explanation, HostTensor, HostView,
+    PrototypeEvidence, Target,
 };
 
 fn logits(dev: &Device) -> Tensor<2> {
@@ -166,6 +167,31 @@ fn host_tensor_checks_its_shape() {
     let transposed = HostTensor::from_owned(t.swap_dims(0, 1));
     assert_eq!(transposed.shape, vec![2, 2]);
     assert_eq!(transposed.values, vec![1.0, 3.0, 2.0, 4.0]);
+}
+
+#[test]
+fn host_view_lends_the_same_values() {
+    let dev = Device::flex();
+    let h = HostTensor::new(vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    let t: Tensor<2> = h.to_tensor(&dev).unwrap();
+    // Unshared, shared and strided tensors, and a result of a computation.
+    let shared = t.clone();
+    for (view, want) in [
+        (HostView::from_owned(t.clone()), h.values.clone()),
+        (HostView::from_owned(shared), h.values.clone()),
+        (
+            HostView::from_owned(t.clone().swap_dims(0, 1)),
+            vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0],
+        ),
+        (
+            HostView::from_owned(t.clone() * 2.0),
+            h.values.iter().map(|v| v * 2.0).collect(),
+        ),
+    ] {
+        assert_eq!(view.values(), want.as_slice());
+        assert_eq!(view.values().len(), view.shape().iter().product::<usize>());
+    }
+    assert_eq!(HostView::from_owned(t.swap_dims(0, 1)).shape(), &[3, 2]);
 }
 
 #[test]
