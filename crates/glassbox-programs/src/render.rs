@@ -735,9 +735,14 @@ impl Renderer<'_> {
         }
         let prefix = &terms[..len];
         let varying: Vec<&Term> = prefix.iter().filter(|t| t.constant.is_none()).collect();
-        let ty = varying.iter().rev().fold("[f32; CP]".to_string(), |ty, t| {
-            format!("[{ty}; {}]", t.values)
-        });
+        // `[[[leaf; D2]; D1]; D0]` over the varying terms' value counts.
+        let nested = |leaf: &str| {
+            varying
+                .iter()
+                .rev()
+                .fold(leaf.to_string(), |x, t| format!("[{x}; {}]", t.values))
+        };
+        let (ty, zero) = (nested("[f32; CP]"), nested("[0f32; CP]"));
         let names: Vec<String> = prefix
             .iter()
             .map(|t| match t.constant {
@@ -746,9 +751,6 @@ impl Renderer<'_> {
             })
             .collect();
         let dims: String = varying.iter().map(|t| format!("[{}]", t.var)).collect();
-        let zero = varying.iter().rev().fold("[0f32; CP]".to_string(), |z, t| {
-            format!("[{z}; {}]", t.values)
-        });
         let _ = writeln!(
             s,
             "\n/// The first {len} classifier terms summed in the model's order for every combination of\n\
@@ -779,9 +781,8 @@ impl Renderer<'_> {
             "{line}.\nstatic W_PREFIX: {ty} = {{\n    let mut t = {zero};"
         );
         let mut depth = 0;
-        let mut cur: Option<String> = None;
         let mut idx = String::new();
-        for t in prefix {
+        for (j, t) in prefix.iter().enumerate() {
             let rows = t.rows.as_deref().expect("prefix terms are tabulated");
             let indent = "    ".repeat(depth + 1);
             let row = match t.constant {
@@ -798,12 +799,13 @@ impl Renderer<'_> {
                 }
             };
             let indent = "    ".repeat(depth + 1);
-            let sum = match &cur {
-                None => row,
-                Some(c) => format!("sum_rows({c}, &{row})"),
+            // The running sum `s` starts as the first term's row.
+            let sum = if j == 0 {
+                row
+            } else {
+                format!("sum_rows(s, &{row})")
             };
             let _ = writeln!(s, "{indent}let s = {sum};");
-            cur = Some("s".into());
         }
         let indent = "    ".repeat(depth + 1);
         let _ = writeln!(s, "{indent}t{idx} = s;");
