@@ -178,10 +178,28 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, joined by `: ` as anyhow's `{:#}` does, but without a cause
+/// whose text the message before it already quotes: our errors (and the image crate's) put
+/// their source into their own message, so the plain chain printed every I/O or decoding
+/// failure twice.
+fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.is_empty() {
+            message = text;
+        } else if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 pub(crate) fn load_split(data_dir: Option<&Path>, split: Split) -> Result<LabeledImages> {
@@ -347,4 +365,32 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+    use anyhow::Context;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error: anyhow::Error = glassbox::core::Error::io("/x/config.json", io).into();
+        assert_eq!(
+            error_message(&error),
+            "I/O error on /x/config.json: no such file"
+        );
+    }
+
+    #[test]
+    fn causes_the_message_does_not_quote_are_kept_in_order() {
+        let error = Err::<(), _>(std::io::Error::other("disk full"))
+            .context("writing report.json")
+            .context("saving the run")
+            .unwrap_err();
+        assert_eq!(
+            error_message(&error),
+            "saving the run: writing report.json: disk full"
+        );
+    }
 }
