@@ -42,12 +42,16 @@ pub enum VariantArg {
 /// Options of `glassbox prototypes train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Backbone.
-    #[arg(long, value_enum, default_value = "small-cnn")]
-    arch: Arch,
-    /// Model variant.
-    #[arg(long, value_enum, default_value = "protopnet")]
-    variant: VariantArg,
+    /// A JSON training config to start from (the `config.json` a previous run wrote): every
+    /// setting comes from it, and the options below that are given override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Backbone (default: small-cnn).
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// Model variant (default: protopnet).
+    #[arg(long, value_enum)]
+    variant: Option<VariantArg>,
     /// For ResNets: side the 28×28 images are upsampled to inside the model.
     #[arg(long, default_value_t = 64)]
     image_size: usize,
@@ -68,9 +72,9 @@ pub struct TrainArgs {
     /// Prototypes per class (default: 10 ProtoPNet, 5 per branch ST-ProtoPNet).
     #[arg(long)]
     prototypes_per_class: Option<usize>,
-    /// Seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Start the backbone from a `glassbox train` checkpoint directory of the same --arch (as
     /// the papers start from ImageNet weights); default: from scratch.
     #[arg(long)]
@@ -152,51 +156,14 @@ pub fn run(cmd: PrototypesCommand) -> Result<()> {
 
 fn train(args: TrainArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
-    let variant = match args.variant {
-        VariantArg::Protopnet => Variant::Protopnet,
-        VariantArg::StProtopnet => Variant::StProtopnet,
-    };
-    let mut model = PrototypeNetConfig::new(args.arch.model(args.image_size), variant, 10);
-    if let Some(p) = args.prototypes_per_class {
-        model.prototypes_per_class = p;
-    }
-    let mut config = PrototypeTrainConfig::new(model);
-    config.seed = args.seed;
-    config.progress = !args.quiet;
-    config.backbone_weights = args
-        .backbone
-        .as_ref()
-        .map(|dir| glassbox::core::checkpoint::CheckpointPaths::in_dir(dir).weights);
-    if config.backbone_weights.is_some() {
-        // A trained backbone gets the papers' small joint learning rate.
-        config.learning_rates.backbone = 1e-4;
-    }
-    if let Some(lr) = args.backbone_lr {
-        config.learning_rates.backbone = lr;
-    }
-    if let Some(lr) = args.last_layer_lr {
-        config.learning_rates.last_layer = lr;
-    }
-    if let Some(e) = args.epochs {
-        config.joint_epochs = e;
-    }
-    if let Some(e) = args.warm_epochs {
-        config.warm_epochs = e;
-    }
-    if let Some(e) = args.last_layer_epochs {
-        config.last_layer_epochs = e;
-    }
-    if let Some(c) = args.push_cycles {
-        config.push_cycles = c;
-    }
-    config.validate()?;
+    let config = training_config(&args)?;
     let report_path = args.out.join("report.json");
     let gallery_path = args.out.join("gallery.png");
     crate::fss::refuse_existing(&[report_path.as_path(), gallery_path.as_path()], args.force)?;
     let source = DataSource {
         data_dir: args.data_dir.clone(),
         limit: args.limit,
-        seed: args.seed,
+        seed: config.seed,
     };
     let train_set = source.load()?;
     let test_set = load_split(args.data_dir.as_deref(), Split::Test)?;
@@ -219,7 +186,7 @@ fn train(args: TrainArgs) -> Result<()> {
     )?;
     println!(
         "{:?} on {}: test accuracy {:.2} % before push, {:.2} % after push, {:.2} % final, {:.0} s -> {}",
-        variant,
+        config.model.variant,
         config.model.backbone.name(),
         100.0 * report.accuracy_before_push.unwrap_or(f64::NAN),
         100.0 * report.accuracy_after_push.unwrap_or(f64::NAN),
@@ -228,6 +195,74 @@ fn train(args: TrainArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The training config `args` describe: `--config`'s file (or the defaults for `--arch` and
+/// `--variant`), then every option given on top of it.
+fn training_config(args: &TrainArgs) -> Result<PrototypeTrainConfig> {
+    let variant = args.variant.map(|v| match v {
+        VariantArg::Protopnet => Variant::Protopnet,
+        VariantArg::StProtopnet => Variant::StProtopnet,
+    });
+    let backbone = args.arch.map(|a| a.model(args.image_size));
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let mut config: PrototypeTrainConfig = serde_json::from_str(&text)
+                .with_context(|| format!("parsing config {}", path.display()))?;
+            if backbone.is_some() || variant.is_some() {
+                // A new backbone or variant is a new model: its defaults (prototypes per
+                // class, the backbone's shape) come with it.
+                config.model = PrototypeNetConfig::new(
+                    backbone.unwrap_or(config.model.backbone),
+                    variant.unwrap_or(config.model.variant),
+                    config.model.num_classes,
+                );
+            }
+            config
+        }
+        None => PrototypeTrainConfig::new(PrototypeNetConfig::new(
+            backbone.unwrap_or_else(|| Arch::SmallCnn.model(args.image_size)),
+            variant.unwrap_or(Variant::Protopnet),
+            10,
+        )),
+    };
+    if let Some(p) = args.prototypes_per_class {
+        config.model.prototypes_per_class = p;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    config.progress = !args.quiet;
+    if let Some(dir) = &args.backbone {
+        config.backbone_weights =
+            Some(glassbox::core::checkpoint::CheckpointPaths::in_dir(dir).weights);
+        if args.config.is_none() {
+            // A trained backbone gets the papers' small joint learning rate.
+            config.learning_rates.backbone = 1e-4;
+        }
+    }
+    if let Some(lr) = args.backbone_lr {
+        config.learning_rates.backbone = lr;
+    }
+    if let Some(lr) = args.last_layer_lr {
+        config.learning_rates.last_layer = lr;
+    }
+    if let Some(e) = args.epochs {
+        config.joint_epochs = e;
+    }
+    if let Some(e) = args.warm_epochs {
+        config.warm_epochs = e;
+    }
+    if let Some(e) = args.last_layer_epochs {
+        config.last_layer_epochs = e;
+    }
+    if let Some(c) = args.push_cycles {
+        config.push_cycles = c;
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 fn explain(args: ExplainArgs) -> Result<()> {

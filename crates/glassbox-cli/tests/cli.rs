@@ -427,6 +427,31 @@ fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
         serde_json::from_str(&std::fs::read_to_string(model.join("report.json")).unwrap()).unwrap();
     // Two branches × 10 classes × 1 prototype, each pushed onto an image of its class.
     assert_eq!(report["report"]["push"].as_array().unwrap().len(), 20);
+    // The run's config.json is a valid --config (it gets as far as refusing to replace the
+    // run's files); an edited one with a flipped loss sign is rejected, naming the term.
+    let config = model.join("config.json");
+    let retrain = |config: &std::path::Path| {
+        let out = glassbox(&[
+            "prototypes",
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            model_s,
+        ]);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = retrain(&config);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(edited["model"]["variant"], "st-protopnet");
+    edited["coefficients"]["separation"] = serde_json::json!(-0.08);
+    let bad = dir.join("bad-config.json");
+    std::fs::write(&bad, edited.to_string()).unwrap();
+    let stderr = retrain(&bad);
+    assert!(stderr.contains("separation"), "{stderr}");
     let values: Vec<f32> = (0..784).map(|i| ((i % 28) as f32 / 14.0) - 1.0).collect();
     let input = glassbox::core::HostTensor::new(vec![1, 1, 28, 28], values).unwrap();
     let npy = dir.join("x.npy");

@@ -6,6 +6,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use glassbox_core::{Error, Result};
+
 use crate::model::{BranchOutput, PrototypeBranch, l2_normalise};
 
 /// Loss coefficients (the reference code's defaults).
@@ -45,6 +47,39 @@ impl Default for LossCoefficients {
             discrimination: 1.0,
             closeness: 1.0,
         }
+    }
+}
+
+impl LossCoefficients {
+    /// Every weight must be finite and have the sign its loss term is written for: the
+    /// terms' directions (added, subtracted, maximised) are fixed in the loss, so a flipped
+    /// sign would train the opposite of the paper's objective rather than a variant of it.
+    /// Zero switches a term off.
+    pub fn validate(&self) -> Result<()> {
+        let non_negative = [
+            ("cluster", self.cluster),
+            ("separation", self.separation),
+            ("l1", self.l1),
+            ("st_separation_trivial", self.st_separation_trivial),
+            ("st_separation_support", self.st_separation_support),
+            ("orthogonality", self.orthogonality),
+            ("discrimination", self.discrimination),
+            ("closeness", self.closeness),
+        ];
+        for (name, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::config(format!(
+                    "loss coefficient {name} must be finite and >= 0, got {v}"
+                )));
+            }
+        }
+        if !(self.st_cluster.is_finite() && self.st_cluster <= 0.0) {
+            return Err(Error::config(format!(
+                "loss coefficient st_cluster must be finite and <= 0 (its term is maximised), got {}",
+                self.st_cluster
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -117,6 +117,14 @@ impl PrototypeTrainConfig {
                 "joint_epochs, batch_size and push_cycles must be >= 1",
             ));
         }
+        self.coefficients.validate()?;
+        let (_, std) = self.normalize;
+        if !(std.is_finite() && std > 0.0 && self.normalize.0.is_finite()) {
+            return Err(Error::config(format!(
+                "normalize must be a finite mean and a standard deviation > 0, got {:?}",
+                self.normalize
+            )));
+        }
         let lr = &self.learning_rates;
         for (name, v) in [
             ("backbone", lr.backbone),

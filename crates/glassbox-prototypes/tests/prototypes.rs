@@ -183,6 +183,29 @@ fn bad_configurations_are_typed_errors() {
 }
 
 #[test]
+fn loss_coefficients_and_normalisation_are_validated() {
+    let good = PrototypeTrainConfig::new(config(Variant::Protopnet));
+    good.validate().unwrap();
+    let invalid = |edit: fn(&mut PrototypeTrainConfig), names: &str| {
+        let mut c = good.clone();
+        edit(&mut c);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains(names), "{err}");
+    };
+    invalid(|c| c.coefficients.cluster = -0.8, "cluster");
+    invalid(|c| c.coefficients.separation = f64::NAN, "separation");
+    invalid(|c| c.coefficients.closeness = f64::INFINITY, "closeness");
+    // ST-ProtoPNet's cluster term is maximised: its weight is negative by convention.
+    invalid(|c| c.coefficients.st_cluster = 0.8, "st_cluster");
+    invalid(|c| c.normalize = (0.3, 0.0), "normalize");
+    // Zero switches a term off.
+    let mut off = good.clone();
+    off.coefficients.separation = 0.0;
+    off.coefficients.st_cluster = 0.0;
+    off.validate().unwrap();
+}
+
+#[test]
 fn training_is_deterministic_with_a_seed() {
     let _serial = serial();
     let dev = Device::default();
