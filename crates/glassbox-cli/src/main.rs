@@ -209,16 +209,18 @@ pub(crate) fn load_split(data_dir: Option<&Path>, split: Split) -> Result<Labele
     })
 }
 
+/// A JSON config file given with `--config` (a run's `config.json`, possibly edited).
+pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+}
+
 fn train(args: TrainArgs) -> Result<()> {
     let total = Instant::now();
     let device = parse_device(&args.data.device)?;
     let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config {}", path.display()))?;
-            serde_json::from_str::<TrainConfig>(&text)
-                .with_context(|| format!("parsing config {}", path.display()))?
-        }
+        Some(path) => read_config::<TrainConfig>(path)?,
         None => TrainConfig::default(),
     };
     if let Some(arch) = args.arch {

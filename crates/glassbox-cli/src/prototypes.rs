@@ -207,10 +207,7 @@ fn training_config(args: &TrainArgs) -> Result<PrototypeTrainConfig> {
     let backbone = args.arch.map(|a| a.model(args.image_size));
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading config {}", path.display()))?;
-            let mut config: PrototypeTrainConfig = serde_json::from_str(&text)
-                .with_context(|| format!("parsing config {}", path.display()))?;
+            let mut config: PrototypeTrainConfig = crate::read_config(path)?;
             if backbone.is_some() || variant.is_some() {
                 // A new backbone or variant is a new model: its defaults (prototypes per
                 // class, the backbone's shape) come with it.
