@@ -1,6 +1,6 @@
 //! The Affinity Explainer's cost against the plain forward pass, timed *interleaved*: each
-//! round calls the forward pass and every explainer configuration once, in turn (starting
-//! at a different one each round), and the medians over rounds are compared. On a shared or frequency-scaling machine this is steadier
+//! round calls the forward pass and every explainer configuration once, in a fresh random
+//! order, and the medians over rounds are compared. On a shared or frequency-scaling machine this is steadier
 //! than criterion's benchmark groups, which time one function after another (the criterion
 //! bench `cargo bench -p glassbox-benches --bench affinity` also covers IG-50).
 //!
@@ -73,14 +73,23 @@ fn main() -> glassbox::core::Result<()> {
             .explain(&model, &input, &Region::Predicted)?
             .region;
         let share = HostTensor::from_tensor(&region.mean()).values[0];
-        // Call 0 is the forward pass, call i > 0 explainer i − 1. Each round starts at a
-        // different call, so no function always runs first (after the allocator has just
-        // freed the previous round's buffers) or always follows the same one.
+        // Call 0 is the forward pass, call i > 0 explainer i − 1. Each round shuffles them,
+        // so no function always runs first (after the allocator has just freed the previous
+        // round's buffers) or always follows the same one (in a fixed rotation the Masked
+        // explainer always ran right after the Unmasked one).
         let calls = explainers.len() + 1;
         let mut times = vec![Vec::with_capacity(rounds); calls];
+        let mut order: Vec<usize> = (0..calls).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
         for round in 0..=rounds {
-            for offset in 0..calls {
-                let call = (round + offset) % calls;
+            // A fresh random order each round (Fisher–Yates, xorshift).
+            for i in (1..calls).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                order.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            for &call in &order {
                 let start = Instant::now();
                 if call == 0 {
                     HostTensor::from_tensor(&model.segment(

@@ -19,7 +19,6 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::module::adaptive_avg_pool2d;
 use glassbox_backbones::{
@@ -29,9 +28,7 @@ use glassbox_core::{Error, FewShotInput, FewShotSegmenter, HostTensor, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{AffinityLayer, MatchingModel, MatchingOutput};
-use crate::upsample::{
-    resize_adjoint_host, resize_bilinear, resize_bilinear_channels_last, resize_sources,
-};
+use crate::upsample::{resize_adjoint_host, resize_bilinear, resize_rows, resize_taps};
 
 /// Configuration of a [`MatchingSegmenter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -382,47 +379,59 @@ impl MatchingSegmenter {
 
     /// The first mix block: the coarse masks' part of its convolution plus the query term.
     fn first_mix(&self, coarse: &[Tensor<4>], term: &Tensor<4>) -> Tensor<4> {
-        let [_, _, hf, wf] = term.dims();
-        let masks = Tensor::cat(
-            coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect(),
-            1,
-        );
-        let mix0 =
-            self.mix[0].conv_channels(masks, 0..coarse.len()) + tile(term, coarse[0].dims()[0]);
+        let mix0 = self.mix[0].conv_channels(self.coarse_at(coarse, term), 0..coarse.len())
+            + tile(term, coarse[0].dims()[0]);
         self.mix[0].activate(mix0)
     }
 
-    /// [`Self::mix_features`] exact at the grid pixels `needed` and zero elsewhere, channels
-    /// last (`[copies·N, h_f, w_f, d]`): the last mix block is evaluated at those pixels alone
-    /// ([`ConvBnRelu::conv_channels_at`], batch norm in inference mode as its affine map).
-    fn mix_features_at(
-        &self,
-        coarse: &[Tensor<4>],
-        term: &Tensor<4>,
-        needed: &[usize],
-    ) -> Tensor<4> {
-        let Some((last, middle)) = self.mix[1..].split_last() else {
-            return self.first_mix(coarse, term).permute([0, 2, 3, 1]);
-        };
-        let x = middle
-            .iter()
-            .fold(self.first_mix(coarse, term), |x, b| b.forward(x));
-        let [batch, c_in, hf, wf] = x.dims();
-        let device = x.device();
-        let (scale, shift) = last.bn_scale_shift();
-        let d = scale.dims()[0];
-        let values = relu(
-            last.conv_channels_at(x, 0..c_in, needed) * scale.reshape([1, 1, d])
-                + shift.reshape([1, 1, d]),
-        );
-        let index = pixel_index(needed, &device);
-        Tensor::<3>::zeros([batch, hf * wf, d], &device)
-            .select_assign(1, index, values, IndexingUpdateOp::Add)
-            .reshape([batch, hf, wf, d])
+    /// The first mix block once per matching layer with that layer's coarse mask zeroed
+    /// (the feature ablation): `coarse` of `N` items in, `[L·N, d, h_f, w_f]` out,
+    /// ablation-major. One convolution of the unrepeated masks
+    /// ([`ConvBnRelu::conv_channels_without_each`]).
+    fn first_mix_ablated(&self, coarse: &[Tensor<4>], term: &Tensor<4>) -> Tensor<4> {
+        let l = coarse.len();
+        let masks = self.coarse_at(coarse, term);
+        let mix0 = self.mix[0].conv_channels_without_each(masks, 0..l)
+            + tile(term, l * coarse[0].dims()[0]);
+        self.mix[0].activate(mix0)
     }
 
-    /// The mean foreground logit over `region` of decoder runs (coarse masks of `copies·N`
-    /// items, copy-major), without producing the full-resolution logits. The classifier is a
+    /// The coarse masks resized to the first mix block's grid (that of `term`), as channels
+    /// `[items, L, h_f, w_f]`.
+    fn coarse_at(&self, coarse: &[Tensor<4>], term: &Tensor<4>) -> Tensor<4> {
+        let [_, _, hf, wf] = term.dims();
+        Tensor::cat(
+            coarse.iter().map(|c| resize(c.clone(), [hf, wf])).collect(),
+            1,
+        )
+    }
+
+    /// The mix blocks after the first on its output `first` (`[copies·N, d, h_f, w_f]`), at
+    /// the grid pixels `needed` alone, channels last: `[copies·N, needed.len(), d]`. The last
+    /// mix block is evaluated at those pixels only ([`ConvBnRelu::conv_channels_at`], batch
+    /// norm in inference mode as its affine map).
+    fn mix_features_at(&self, first: Tensor<4>, needed: &[usize]) -> Tensor<3> {
+        let device = first.device();
+        let Some((last, middle)) = self.mix[1..].split_last() else {
+            let [batch, d, hf, wf] = first.dims();
+            return first
+                .reshape([batch, d, hf * wf])
+                .swap_dims(1, 2)
+                .select(1, pixel_index(needed, &device));
+        };
+        let x = middle.iter().fold(first, |x, b| b.forward(x));
+        let c_in = x.dims()[1];
+        let (scale, shift) = last.bn_scale_shift();
+        let d = scale.dims()[0];
+        relu(
+            last.conv_channels_at(x, 0..c_in, needed) * scale.reshape([1, 1, d])
+                + shift.reshape([1, 1, d]),
+        )
+    }
+
+    /// The mean foreground logit over `region` of decoder runs from the first mix block's
+    /// output `first` (`copies·N` items, copy-major), without producing the full-resolution
+    /// logits. The classifier is a
     /// 1×1 convolution and the upsampling is linear, so
     /// `Σ_{p∈R} U(w·f + b)[p] = w·Σ_q ρ[q] f[q] + b·Σ_q ρ[q]` with the adjoint `ρ = Uᵀ 1_R` at
     /// the decoder's resolution — and only the pixels where some query's `ρ` is non-zero
@@ -430,13 +439,13 @@ impl MatchingSegmenter {
     /// alone ([`ConvBnRelu::conv_channels_at`]). `region` `[N, H, W]`; returns `[copies, N]`.
     fn mean_foreground(
         &self,
-        coarse: &[Tensor<4>],
+        first: Tensor<4>,
         terms: &[Tensor<4>; 2],
         region: &Tensor<3>,
     ) -> Tensor<2> {
         let [n, h, w] = region.dims();
         let [_, c_out, hr, wr] = terms[1].dims();
-        let batch = coarse[0].dims()[0];
+        let batch = first.dims()[0];
         let copies = batch / n;
         let device = region.device();
         let size = hr * wr;
@@ -478,19 +487,25 @@ impl MatchingSegmenter {
         // The mixed features are needed only where the refine convolution at the kept
         // pixels reads its (resized) input.
         let [_, _, hf, wf] = terms[0].dims();
+        // Each stage is computed only at the pixels the next one reads, and kept as rows
+        // (channels last) at those pixels: the refine convolution at the kept pixels reads
+        // `read`, whose resize reads the mix grid's `taps.sources`.
         let read = self.refine.input_pixels([hr, wr], &pixels);
-        let needed = if [hf, wf] == [hr, wr] {
-            read
+        let x = if [hf, wf] == [hr, wr] {
+            self.mix_features_at(first, &read)
         } else {
-            resize_sources([hf, wf], [hr, wr], &read)
+            let taps = resize_taps([hf, wf], [hr, wr], &read);
+            resize_rows(self.mix_features_at(first, &taps.sources), &taps)
         };
-        let x = self.mix_features_at(coarse, &terms[0], &needed);
-        let d = x.dims()[3];
-        let conv = self.refine.conv_channels_last_at(
-            resize_bilinear_channels_last(x, [hr, wr]),
-            0..d,
-            &pixels,
-        ) * scale;
+        let mut row_of = vec![None; hr * wr];
+        for (row, &q) in read.iter().enumerate() {
+            row_of[q] = Some(row);
+        }
+        let d = x.dims()[2];
+        let conv = self
+            .refine
+            .conv_rows_at(x, &row_of, [hr, wr], 0..d, &pixels)
+            * scale;
         let features = relu(conv.reshape([copies, n, kept, c_out]) + term.unsqueeze_dim::<4>(0));
         let pooled = weights.matmul(features); // [copies, n, 1, c_out]
         let classifier = self
@@ -608,26 +623,9 @@ impl MatchingModel for MatchingSegmenter {
     fn layer_weights(&self, state: &DecoderState, region: &Tensor<3>) -> Option<Tensor<2>> {
         // All L ablations in one decoder batch: copy a has layer a's coarse mask zeroed; the
         // unablated output is the forward pass's own.
-        let l = state.coarse.len();
         let [n, h, w] = region.dims();
-        let coarse: Vec<Tensor<4>> = state
-            .coarse
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let [_, _, hl, wl] = c.dims();
-                let keep: Vec<f32> = (0..l).map(|a| if a == i { 0.0 } else { 1.0 }).collect();
-                let keep =
-                    Tensor::<1>::from_floats(keep.as_slice(), &c.device()).reshape([l, 1, 1, 1, 1]);
-                (c.clone().unsqueeze_dim::<5>(0).repeat_dim(0, l) * keep).reshape([
-                    l * n,
-                    1,
-                    hl,
-                    wl,
-                ])
-            })
-            .collect();
-        let ablated = self.mean_foreground(&coarse, &state.query_terms, region); // [l, n]
+        let first = self.first_mix_ablated(&state.coarse, &state.query_terms[0]);
+        let ablated = self.mean_foreground(first, &state.query_terms, region); // [l, n]
         let r = region.clone().reshape([1, n, h * w]);
         let area = r.clone().sum_dim(2).clamp_min(1.0).reshape([1, n]);
         let fg = state

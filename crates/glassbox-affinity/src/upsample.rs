@@ -64,21 +64,81 @@ pub fn resize_bilinear_host(x: &[f32], [h, w]: [usize; 2], [h_out, w_out]: [usiz
 /// The source pixels (flat indices into `[h, w]`, sorted, each once) that a bilinear resize
 /// `[h, w] → [H, W]` ([`resize_bilinear`]) reads with non-zero weight for the output pixels
 /// `pixels` (flat indices into `[H, W]`).
-pub fn resize_sources(
-    [h, w]: [usize; 2],
-    [h_out, w_out]: [usize; 2],
-    pixels: &[usize],
-) -> Vec<usize> {
+pub fn resize_sources([h, w]: [usize; 2], to: [usize; 2], pixels: &[usize]) -> Vec<usize> {
+    resize_taps([h, w], to, pixels).sources
+}
+
+/// How a bilinear resize `[h, w] → [H, W]` ([`resize_bilinear`]) makes some of its output
+/// pixels: each is a weighted sum of at most four source pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResizeTaps {
+    /// The source pixels read (flat indices into `[h, w]`, sorted, each once).
+    pub sources: Vec<usize>,
+    /// Four positions into `sources` per output pixel (a pixel with fewer sources repeats
+    /// one with weight zero).
+    pub index: Vec<usize>,
+    /// The four weights per output pixel, matching `index`.
+    pub weights: Vec<f32>,
+}
+
+/// [`ResizeTaps`] of the output pixels `pixels` (flat indices into `[H, W]`) of a bilinear
+/// resize `[h, w] → [H, W]`.
+pub fn resize_taps([h, w]: [usize; 2], [h_out, w_out]: [usize; 2], pixels: &[usize]) -> ResizeTaps {
     let (rows, cols) = (taps(h, h_out), taps(w, w_out));
-    let mut read = vec![false; h * w];
+    let mut position = vec![usize::MAX; h * w];
     for &p in pixels {
         for &(y, _) in &rows[p / w_out] {
             for &(x, _) in &cols[p % w_out] {
-                read[y * w + x] = true;
+                position[y * w + x] = 0;
             }
         }
     }
-    (0..h * w).filter(|&q| read[q]).collect()
+    let sources: Vec<usize> = (0..h * w).filter(|&q| position[q] == 0).collect();
+    for (i, &q) in sources.iter().enumerate() {
+        position[q] = i;
+    }
+    let mut index = Vec::with_capacity(4 * pixels.len());
+    let mut weights = Vec::with_capacity(4 * pixels.len());
+    for &p in pixels {
+        let start = index.len();
+        for &(y, wy) in &rows[p / w_out] {
+            for &(x, wx) in &cols[p % w_out] {
+                index.push(position[y * w + x]);
+                weights.push(wy * wx);
+            }
+        }
+        let first = index[start];
+        index.resize(start + 4, first);
+        weights.resize(start + 4, 0.0);
+    }
+    ResizeTaps {
+        sources,
+        index,
+        weights,
+    }
+}
+
+/// The resized rows: `x` `[B, S, C]` holds, per item, the channels-last values at the
+/// `S = taps.sources.len()` source pixels of `taps`; returns `[B, P, C]`, the bilinear
+/// resize at its `P` output pixels. One gather of four rows per output pixel and a weighted
+/// sum: for a caller that needs a few output pixels of a resize, and has its input only at
+/// their sources.
+pub fn resize_rows(x: Tensor<3>, taps: &ResizeTaps) -> Tensor<3> {
+    let [b, s, c] = x.dims();
+    let p = taps.weights.len() / 4;
+    let device = x.device();
+    let index: Vec<i64> = (0..b)
+        .flat_map(|i| taps.index.iter().map(move |&j| (i * s + j) as i64))
+        .collect();
+    let index = Tensor::<1, Int>::from_ints(index.as_slice(), &device);
+    let weights = Tensor::<1>::from_floats(taps.weights.as_slice(), &device)
+        .reshape([1, 4 * p, 1])
+        .expand([b, 4 * p, 1])
+        .reshape([b * 4 * p, 1]);
+    (x.reshape([b * s, c]).select(0, index) * weights)
+        .reshape([b * p, 4, c])
+        .sum_dim(1)
+        .reshape([b, p, c])
 }
 
 /// [`interpolation_matrix`] as a tensor `[to, from]` on `device`.

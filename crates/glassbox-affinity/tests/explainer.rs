@@ -7,7 +7,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use glassbox_affinity::upsample::{
     resize_adjoint, resize_adjoint_host, resize_bilinear, resize_bilinear_channels_last,
-    resize_bilinear_host, resize_sources, upsampling_mass,
+    resize_bilinear_host, resize_rows, resize_sources, resize_taps, upsampling_mass,
 };
 use glassbox_affinity::{
     AffinityExplainer, AffinityExplainerConfig, AffinityLayer, Aggregation, MatchingModel,
@@ -325,6 +325,34 @@ fn bilinear_matrices_match_burn_interpolate_and_their_adjoint() {
         ));
         for p in pixels {
             assert_eq!(sparse[p], ua[p], "{from}->{to}: pixel {p}");
+        }
+        // The same outputs from rows at the sources alone (two items, two channels: `a`
+        // and `−2a` in item 0, `2a` and `a` in item 1).
+        let taps = resize_taps([from, from], [to, to], &pixels);
+        assert_eq!(taps.sources, read);
+        let rows: Vec<f32> = [(1.0, -2.0), (2.0, 1.0)]
+            .iter()
+            .flat_map(|&(s, t)| {
+                let a = &a;
+                read.iter().flat_map(move |&q| [s * a[q], t * a[q]])
+            })
+            .collect();
+        let got = host(&resize_rows(
+            tensor(rows, [2, read.len(), 2], &device),
+            &taps,
+        ));
+        assert_eq!(got.len(), 2 * pixels.len() * 2);
+        for (j, &p) in pixels.iter().enumerate() {
+            for (item, (s, t)) in [(1.0, -2.0), (2.0, 1.0)].into_iter().enumerate() {
+                let at = (item * pixels.len() + j) * 2;
+                assert!(
+                    (got[at] - s * ua[p]).abs() < 1e-5 && (got[at + 1] - t * ua[p]).abs() < 1e-5,
+                    "{from}->{to}: rows at pixel {p}, item {item}: {} {} vs {}",
+                    got[at],
+                    got[at + 1],
+                    ua[p]
+                );
+            }
         }
         if to > from {
             assert!(

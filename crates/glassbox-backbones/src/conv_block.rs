@@ -68,6 +68,37 @@ impl ConvBnRelu {
         conv2d(x, weight, None, options)
     }
 
+    /// [`Self::conv_channels`] once per input channel with that channel zeroed (a feature
+    /// ablation of each input in turn): `x` `[N, C, H, W]` holds the channels `channels`,
+    /// and the result is `[C·N, C_out, H, W]`, ablation-major (item `a·N + i` is query `i`
+    /// with channel `a` zeroed).
+    ///
+    /// All `C` ablations are one convolution of the unrepeated `x`, with `C` copies of the
+    /// kernel stacked along the output channels, copy `a` with its input channel `a`
+    /// zeroed. The batch stays `N`: a convolution over a larger batch fans out over the
+    /// thread pool, which for a handful of small masks costs more than the arithmetic.
+    ///
+    /// # Panics
+    /// As [`Self::conv_channels`].
+    pub fn conv_channels_without_each(&self, x: Tensor<4>, channels: Range<usize>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let weight = self.channel_weight(c, channels);
+        let [c_out, _, kh, kw] = weight.dims();
+        let device = x.device();
+        let keep: Vec<f32> = (0..c * c)
+            .map(|i| if i / c == i % c { 0.0 } else { 1.0 })
+            .collect();
+        let keep = Tensor::<1>::from_floats(keep.as_slice(), &device).reshape([c, 1, c, 1, 1]);
+        let weight = (weight.unsqueeze_dim::<5>(0) * keep).reshape([c * c_out, c, kh, kw]);
+        let options = ConvOptions::new_with_padding([1, 1], [same(kh), same(kw)], [1, 1], 1);
+        let out = conv2d(x, weight, None, options).reshape([n, c, c_out, h, w]);
+        if n == 1 {
+            out.reshape([c, c_out, h, w])
+        } else {
+            out.swap_dims(0, 1).reshape([c * n, c_out, h, w])
+        }
+    }
+
     /// The kernel's slice for the input channels `channels`, checked against the `c_in`
     /// channels the caller's input has.
     fn channel_weight(&self, c_in: usize, channels: Range<usize>) -> Tensor<4> {
@@ -111,6 +142,40 @@ impl ConvBnRelu {
         pixels: &[usize],
     ) -> Tensor<3> {
         let [n, h, w, c_in] = x.dims();
+        let row_of: Vec<Option<usize>> = (0..h * w).map(Some).collect();
+        self.conv_rows_at(
+            x.reshape([n, h * w, c_in]),
+            &row_of,
+            [h, w],
+            channels,
+            pixels,
+        )
+    }
+
+    /// [`Self::conv_channels_at`] of an input known at some pixels only, as rows: `rows`
+    /// `[N·M, C_in]` holds `M` rows per item (item-major), and `row_of[q]` names the row
+    /// within an item of input pixel `q` of the `H × W` grid, or `None` for a pixel the
+    /// caller knows the convolution at `pixels` does not read (it is taken as zero, like the
+    /// padding). A caller that computed its input only where the convolution reads
+    /// ([`Self::input_pixels`]) passes those rows without scattering them into a grid.
+    ///
+    /// # Panics
+    /// As [`Self::conv_channels_at`]; also if `row_of` does not have `H·W` entries or a row
+    /// index is `M` or more.
+    pub fn conv_rows_at(
+        &self,
+        rows: Tensor<3>,
+        row_of: &[Option<usize>],
+        [h, w]: [usize; 2],
+        channels: Range<usize>,
+        pixels: &[usize],
+    ) -> Tensor<3> {
+        let [n, m, c_in] = rows.dims();
+        assert!(
+            row_of.len() == h * w && row_of.iter().flatten().all(|&r| r < m),
+            "conv_rows_at: row_of must map the {h}×{w} grid to rows below {m}"
+        );
+        let total = n * m;
         let weight = self.channel_weight(c_in, channels);
         let [c_out, _, kh, kw] = weight.dims();
         assert!(
@@ -123,12 +188,15 @@ impl ConvBnRelu {
         let weight = weight.permute([2, 3, 1, 0]).reshape([taps * c_in, c_out]);
         let ((top, _), (left, _)) = (same(kh), same(kw));
         // Batch folded into the rows, so each gathered tap is one contiguous run of `C_in`
-        // values and the whole im2col is one gather; a tap in the zero padding reads an
-        // appended row of zeros.
-        let zero = n * h * w;
-        let device = x.device();
+        // values and the whole im2col is one gather; a tap in the zero padding (or at a
+        // pixel without a row) reads an appended row of zeros.
+        let zero = total;
+        let device = rows.device();
         let rows = Tensor::cat(
-            vec![x.reshape([zero, c_in]), Tensor::zeros([1, c_in], &device)],
+            vec![
+                rows.reshape([total, c_in]),
+                Tensor::zeros([1, c_in], &device),
+            ],
             0,
         );
         let index: Vec<i64> = (0..n)
@@ -137,10 +205,9 @@ impl ConvBnRelu {
                     (0..taps).map(move |o| {
                         let y = (p / w + o / kw).wrapping_sub(top);
                         let x = (p % w + o % kw).wrapping_sub(left);
-                        if y < h && x < w {
-                            (b * h * w + y * w + x) as i64
-                        } else {
-                            zero as i64
+                        match (y < h && x < w).then(|| row_of[y * w + x]).flatten() {
+                            Some(r) => (b * m + r) as i64,
+                            None => zero as i64,
                         }
                     })
                 })

@@ -97,6 +97,32 @@ fn conv_block_channel_parts_sum_to_the_full_convolution() {
 }
 
 #[test]
+fn conv_without_each_channel_equals_convolving_the_zeroed_input() {
+    use burn::tensor::Distribution;
+    use glassbox_backbones::ConvBnReluConfig;
+    let device = Device::flex();
+    device.seed(4);
+    // Batch 1 and 2 (the two output layouts), odd and even kernels.
+    for (n, kernel) in [(1, 3), (2, 3), (2, 2), (1, 4)] {
+        let block = ConvBnReluConfig::new(6, 4)
+            .with_kernel_size(kernel)
+            .init(&device)
+            .valid();
+        let x = Tensor::<4>::random([n, 3, 5, 7], Distribution::Normal(0.0, 1.0), &device);
+        let all = block.conv_channels_without_each(x.clone(), 2..5);
+        assert_eq!(all.dims(), [3 * n, 4, 5, 7]);
+        for a in 0..3 {
+            let mut zeroed = x.clone();
+            zeroed = zeroed.slice_assign(s![.., a..a + 1], Tensor::zeros([n, 1, 5, 7], &device));
+            let expect = block.conv_channels(zeroed, 2..5);
+            let got = all.clone().slice(s![a * n..(a + 1) * n]);
+            let diff = (got - expect).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-5, "n {n}, kernel {kernel}, channel {a}: {diff}");
+        }
+    }
+}
+
+#[test]
 fn conv_at_pixels_equals_the_full_convolution_there() {
     use burn::tensor::Distribution;
     use glassbox_backbones::ConvBnReluConfig;
@@ -125,9 +151,22 @@ fn conv_at_pixels_equals_the_full_convolution_there() {
             .map(|q| if read.contains(&q) { 1.0 } else { 0.0 })
             .collect();
         let keep = Tensor::<1>::from_floats(keep.as_slice(), &device).reshape([1, 1, h, w]);
-        let sparse = block.conv_channels_at(x * keep, 1..4, &pixels);
+        let sparse = block.conv_channels_at(x.clone() * keep, 1..4, &pixels);
         let diff = (sparse - at.clone()).abs().max().into_scalar::<f32>();
         assert!(diff == 0.0, "kernel {kernel}: {diff}");
+        // The same from rows at the read pixels alone, in reverse order.
+        let mut row_of = vec![None; h * w];
+        for (r, &q) in read.iter().rev().enumerate() {
+            row_of[q] = Some(r);
+        }
+        let order: Vec<i64> = read.iter().rev().map(|&q| q as i64).collect();
+        let rows = x
+            .permute([0, 2, 3, 1])
+            .reshape([2, h * w, 3])
+            .select(1, Tensor::<1, Int>::from_ints(order.as_slice(), &device));
+        let from_rows = block.conv_rows_at(rows, &row_of, [h, w], 1..4, &pixels);
+        let diff = (from_rows - at.clone()).abs().max().into_scalar::<f32>();
+        assert!(diff == 0.0, "kernel {kernel}: rows {diff}");
         let at = HostTensor::from_tensor(&at);
         for b in 0..2 {
             for (j, &p) in pixels.iter().enumerate() {
