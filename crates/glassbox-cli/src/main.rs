@@ -166,7 +166,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let go = move || match cli.command {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
         Command::Prototypes(cmd) => prototypes::run(cmd),
@@ -175,6 +175,13 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::explain(args),
         Command::Predict(args) => predict::predict(args),
     };
+    // The command runs on a worker of rayon's pool, which flex parallelises on: a parallel
+    // operation started from outside the pool hands its work over and sleeps until the
+    // workers finish, and on a busy VM waking it back costs 100 µs or more per operation.
+    // From a worker the same operation splits its work in place. One epoch of
+    // `glassbox train --limit 4000` took 8.5–13.1 s instead of 11.4–14.2 s on two shared
+    // cores, with the same loss and accuracy.
+    let result = rayon::scope(|_| go());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
