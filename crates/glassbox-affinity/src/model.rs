@@ -431,8 +431,7 @@ impl MatchingSegmenter {
 
     /// The mean foreground logit over `region` of decoder runs from the first mix block's
     /// output `first` (`copies·N` items, copy-major), without producing the full-resolution
-    /// logits. The classifier is a
-    /// 1×1 convolution and the upsampling is linear, so
+    /// logits. The classifier is a 1×1 convolution and the upsampling is linear, so
     /// `Σ_{p∈R} U(w·f + b)[p] = w·Σ_q ρ[q] f[q] + b·Σ_q ρ[q]` with the adjoint `ρ = Uᵀ 1_R` at
     /// the decoder's resolution — and only the pixels where some query's `ρ` is non-zero
     /// matter, so the refine convolution (the decoder's largest) is evaluated at those pixels
@@ -484,12 +483,10 @@ impl MatchingSegmenter {
             .select(1, index)
             * scale.clone()
             + shift.reshape([1, 1, c_out]);
-        // The mixed features are needed only where the refine convolution at the kept
-        // pixels reads its (resized) input.
-        let [_, _, hf, wf] = terms[0].dims();
         // Each stage is computed only at the pixels the next one reads, and kept as rows
         // (channels last) at those pixels: the refine convolution at the kept pixels reads
         // `read`, whose resize reads the mix grid's `taps.sources`.
+        let [_, _, hf, wf] = terms[0].dims();
         let read = self.refine.input_pixels([hr, wr], &pixels);
         let x = if [hf, wf] == [hr, wr] {
             self.mix_features_at(first, &read)
