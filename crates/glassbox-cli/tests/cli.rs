@@ -583,3 +583,84 @@ fn program_train_takes_a_shape_override() {
     assert!(!program.contains("def mlp_0_0("));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fss_train_and_explain_write_report_maps_and_sheet() {
+    let dir = std::env::temp_dir().join(format!("glassbox-cli-fss-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let model = dir.join("model");
+    let model_s = model.to_str().unwrap();
+    let train = [
+        "fss",
+        "train",
+        "--fold",
+        "1",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--eval-episodes",
+        "2",
+        "--quiet",
+        "--out",
+        model_s,
+    ];
+    let run = glassbox(&train);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("mIoU"));
+
+    let out = dir.join("explain");
+    let explain = [
+        "fss",
+        "explain",
+        "--model",
+        model_s,
+        "--shots",
+        "2",
+        "--episodes",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = glassbox(&explain);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for file in ["sheet.png", "maps.npy"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanation.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["method"], "affinity_masked");
+    let weights = report["episodes"][0]["layer_weights"].as_array().unwrap();
+    let total: f64 = weights.iter().map(|w| w["weight"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "layer weights sum to {total}");
+    // Explaining into the same directory again does not overwrite it.
+    let again = glassbox(&explain);
+    assert!(!again.status.success());
+
+    // Bad options: a fold out of range, an empty support set.
+    let bad_fold = glassbox(&["fss", "train", "--fold", "7", "--out", model_s]);
+    assert!(!bad_fold.status.success());
+    assert!(String::from_utf8_lossy(&bad_fold.stderr).contains("fold index 7 is out of range"));
+    let no_shots = glassbox(&[
+        "fss",
+        "explain",
+        "--model",
+        model_s,
+        "--shots",
+        "0",
+        "--out",
+        dir.join("none").to_str().unwrap(),
+    ]);
+    assert!(!no_shots.status.success());
+    assert!(String::from_utf8_lossy(&no_shots.stderr).contains("shots = 0"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
