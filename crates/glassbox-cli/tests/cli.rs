@@ -585,7 +585,7 @@ fn program_train_takes_a_shape_override() {
 }
 
 #[test]
-fn fss_train_and_explain_write_report_maps_and_sheet() {
+fn fss_train_explain_and_evaluate_write_their_reports() {
     let dir = std::env::temp_dir().join(format!("glassbox-cli-fss-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let model = dir.join("model");
@@ -645,6 +645,40 @@ fn fss_train_and_explain_write_report_maps_and_sheet() {
     // Explaining into the same directory again does not overwrite it.
     let again = glassbox(&explain);
     assert!(!again.status.success());
+
+    // The paper's metrics for two methods on two episodes.
+    let stem = dir.join("report");
+    let run = glassbox(&[
+        "fss",
+        "evaluate",
+        "--model",
+        model_s,
+        "--methods",
+        "affinity,saliency",
+        "--episodes",
+        "2",
+        "--curve-steps",
+        "8",
+        "--quiet",
+        "--out",
+        stem.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["affinity_masked", "saliency"]);
+    for row in rows {
+        let scores = row["scores"].as_array().unwrap();
+        assert!(!scores.is_empty());
+        assert!(scores.iter().all(|v| v.as_f64().unwrap().is_finite()));
+    }
+    assert!(dir.join("report.md").is_file());
 
     // Bad options: a fold out of range, an empty support set.
     let bad_fold = glassbox(&["fss", "train", "--fold", "7", "--out", model_s]);
