@@ -11,6 +11,20 @@ fn glassbox(args: &[&str]) -> std::process::Output {
         .expect("run glassbox")
 }
 
+/// Fail with the command's stderr unless it succeeded.
+fn assert_success(run: &std::process::Output) {
+    assert!(
+        run.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// A JSON file the command wrote.
+fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[test]
 fn train_writes_checkpoint_report_and_picture() {
     let out = std::env::temp_dir().join(format!("glassbox-cli-{}", std::process::id()));
@@ -20,15 +34,10 @@ fn train_writes_checkpoint_report_and_picture() {
         "train", "--epochs", "1", "--limit", "200", "--quiet", "--out", out_s,
     ];
     let run = glassbox(&args);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     assert!(String::from_utf8_lossy(&run.stdout).contains("test accuracy"));
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = read_json(out.join("report.json"));
     let acc = report["test"]["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
     assert_eq!(report["dataset"]["train_images"], 200);
@@ -52,11 +61,7 @@ fn train_writes_checkpoint_report_and_picture() {
 
     // Evaluating the checkpoint reproduces the reported accuracy.
     let eval = glassbox(&["evaluate", "--checkpoint", out_s]);
-    assert!(
-        eval.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    assert_success(&eval);
     let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(eval["accuracy"].as_f64().unwrap(), acc);
 
@@ -107,11 +112,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
     let run = glassbox(&[
         "train", "--epochs", "1", "--limit", "100", "--quiet", "--out", ckpt_s,
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
 
     // A model-ready .npy input of two 28×28 images.
     let values: Vec<f32> = (0..2 * 784)
@@ -137,11 +138,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
         out.to_str().unwrap(),
     ];
     let run = glassbox(&args);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     let attribution = glassbox::core::npy::read_npy(out.join("attribution.npy")).unwrap();
     assert_eq!(
         attribution.shape,
@@ -149,9 +146,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
         "same layout as the input"
     );
     assert!(attribution.values.iter().all(|v| v.is_finite()));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("attribution.json")).unwrap())
-            .unwrap();
+    let json: serde_json::Value = read_json(out.join("attribution.json"));
     assert_eq!(json["method"], "integrated_gradients");
     assert_eq!(json["targets"], serde_json::json!([3, 3]));
     assert_eq!(json["parameters"]["steps"], 8);
@@ -193,13 +188,8 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
         "--explainer",
         "ig",
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_success(&run);
+    let json: serde_json::Value = read_json(&report);
     let results = json["results"].as_array().unwrap();
     assert_eq!(results.len(), 3);
     assert_eq!(results[0]["metric"], "pixel_flipping");
@@ -210,11 +200,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("explainer"));
     let run = score(&["--methods", "saliency,gradcam"]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     let table = std::fs::read_to_string(report.with_extension("md")).unwrap();
     assert!(
         table.contains("| saliency |") && table.contains("| grad_cam |"),
@@ -240,11 +226,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
         "--out",
         out_blur.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     let json = std::fs::read_to_string(out_blur.join("attribution.json")).unwrap();
     assert!(json.contains("blur_integrated_gradients"), "{json}");
     let out2 = dir.join("cam");
@@ -259,11 +241,7 @@ fn explain_writes_npy_png_and_json_for_npy_and_png_inputs() {
         "--out",
         out2.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     assert_eq!(
         glassbox::core::npy::read_npy(out2.join("attribution.npy"))
             .unwrap()
@@ -350,11 +328,7 @@ fn predict_reproduces_torchvision_logits_from_safetensors() {
         "--features-out",
         feats.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     let logits = glassbox::core::npy::read_npy(&out).unwrap();
     assert_eq!(logits.shape, vec![2, 5]);
     for (g, w) in logits.values.iter().zip(floats(&fx["resnet50"]["logits"])) {
@@ -415,16 +389,11 @@ fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
         "--out",
         model_s,
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     for f in ["model.bpk", "config.json", "report.json", "gallery.png"] {
         assert!(model.join(f).exists(), "{f}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(model.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value = read_json(model.join("report.json"));
     // Two branches × 10 classes × 1 prototype, each pushed onto an image of its class.
     assert_eq!(report["report"]["push"].as_array().unwrap().len(), 20);
     // The run's config.json is a valid --config (it gets as far as refusing to replace the
@@ -444,8 +413,7 @@ fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
     };
     let stderr = retrain(&config);
     assert!(stderr.contains("already exists"), "{stderr}");
-    let mut edited: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let mut edited: serde_json::Value = read_json(&config);
     assert_eq!(edited["model"]["variant"], "st-protopnet");
     edited["coefficients"]["separation"] = serde_json::json!(-0.08);
     let bad = dir.join("bad-config.json");
@@ -470,14 +438,8 @@ fn prototypes_train_and_explain_write_gallery_sheet_and_json() {
         out.to_str().unwrap(),
     ];
     let run = glassbox(&args);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("explanation.json")).unwrap())
-            .unwrap();
+    assert_success(&run);
+    let json: serde_json::Value = read_json(out.join("explanation.json"));
     assert_eq!(json[0]["top"].as_array().unwrap().len(), 2);
     assert!(image::open(out.join("sheet.png")).unwrap().width() > 5 * 84);
     // Refuses to overwrite; a wrong channel count is a clear error.
@@ -513,11 +475,7 @@ fn program_run_uses_a_saved_program_and_rejects_unknown_tokens() {
     let out = glassbox(&[
         "program", "run", "--model", fixture, "<s>", "3", "1", "3", "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let classes: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_string)
@@ -563,13 +521,8 @@ fn program_train_takes_a_shape_override() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_success(&out);
+    let config: serde_json::Value = read_json(dir.join("config.json"));
     let model = &config["model"];
     assert_eq!(model["n_layers"], 2);
     assert_eq!(model["n_heads_cat"], 1);
@@ -606,11 +559,7 @@ fn fss_train_explain_and_evaluate_write_their_reports() {
         model_s,
     ];
     let run = glassbox(&train);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     assert!(String::from_utf8_lossy(&run.stdout).contains("mIoU"));
 
     let out = dir.join("explain");
@@ -627,17 +576,11 @@ fn fss_train_explain_and_evaluate_write_their_reports() {
         out.to_str().unwrap(),
     ];
     let run = glassbox(&explain);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_success(&run);
     for file in ["sheet.png", "maps.npy"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("explanation.json")).unwrap())
-            .unwrap();
+    let report: serde_json::Value = read_json(out.join("explanation.json"));
     assert_eq!(report["method"], "affinity_masked");
     let weights = report["episodes"][0]["layer_weights"].as_array().unwrap();
     let total: f64 = weights.iter().map(|w| w["weight"].as_f64().unwrap()).sum();
@@ -663,13 +606,8 @@ fn fss_train_explain_and_evaluate_write_their_reports() {
         "--out",
         stem.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_success(&run);
+    let report: serde_json::Value = read_json(dir.join("report.json"));
     let rows = report["rows"].as_array().unwrap();
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["affinity_masked", "saliency"]);
