@@ -685,7 +685,11 @@ impl Renderer<'_> {
             }
         }
         if !self.py() {
-            self.prefix_table(s);
+            if self.decision_entries().is_some() {
+                self.decision_table(s);
+            } else {
+                self.prefix_table(s);
+            }
         }
     }
 
@@ -758,62 +762,61 @@ impl Renderer<'_> {
              /// of {} row additions, exactly.",
             len - 1
         );
-        let mut line = "///".to_string();
         let parts = std::iter::once(format!("`W_PREFIX{dims}` is")).chain(
             names.iter().enumerate().map(|(j, name)| {
                 if j + 1 < len {
                     format!("{name} +")
                 } else {
-                    name.clone()
+                    format!("{name}.")
                 }
             }),
         );
-        for part in parts {
-            if line.len() + 1 + part.len() > 92 {
-                let _ = writeln!(s, "{line}");
-                line = "///".into();
-            }
-            line.push(' ');
-            line.push_str(&part);
-        }
+        doc_lines(s, parts);
+        let _ = writeln!(s, "static W_PREFIX: {ty} = {{\n    let mut t = {zero};");
+        nested_sums(s, prefix, 1, |idx| format!("t{idx} = s;"));
+        let _ = writeln!(s, "    t\n}};");
+    }
+
+    /// Entries of the decision table ([`decision_entries`]), if the program gets one.
+    fn decision_entries(&self) -> Option<usize> {
+        decision_entries(&self.classifier_terms())
+    }
+
+    /// `decision()`: the class the classifier picks for every combination of the values of
+    /// its varying terms, built once at the first call by the same f32 additions in the
+    /// model's order and the same `argmax` that scoring a position does, so that one lookup
+    /// per position gives exactly the model's class. (Built at run time: the compiler's
+    /// const evaluator takes tens of seconds for a table this size, and as a literal it
+    /// would be megabytes of source.)
+    fn decision_table(&self, s: &mut String) {
+        let terms = self.classifier_terms();
+        let entries = self.decision_entries().expect("a decision table fits");
+        let ty = decision_type(self.p.classes.len());
+        let varying: Vec<&Term> = terms.iter().filter(|t| t.constant.is_none()).collect();
         let _ = writeln!(
             s,
-            "{line}.\nstatic W_PREFIX: {ty} = {{\n    let mut t = {zero};"
+            "\n/// The class the classifier picks for every combination of the values its {} terms can\n\
+             /// take, built once at the first call by the same f32 additions in the model's order\n\
+             /// and the same `argmax` that scoring a position does: one lookup per position gives\n\
+             /// exactly the model's class. {entries} entries, indexed by",
+            terms.len()
         );
-        let mut depth = 0;
-        let mut idx = String::new();
-        for (j, t) in prefix.iter().enumerate() {
-            let rows = t.rows.as_deref().expect("prefix terms are tabulated");
-            let indent = "    ".repeat(depth + 1);
-            let row = match t.constant {
-                Some(c) => format!("{rows}[{c}]"),
-                None => {
-                    let _ = writeln!(
-                        s,
-                        "{indent}let mut x{depth} = 0;\n{indent}while x{depth} < {} {{",
-                        t.values
-                    );
-                    idx.push_str(&format!("[x{depth}]"));
-                    depth += 1;
-                    format!("{rows}[x{}]", depth - 1)
-                }
-            };
-            let indent = "    ".repeat(depth + 1);
-            // The running sum `s` starts as the first term's row.
-            let sum = if j == 0 {
-                row
-            } else {
-                format!("sum_rows(s, &{row})")
-            };
-            let _ = writeln!(s, "{indent}let s = {sum};");
-        }
-        let indent = "    ".repeat(depth + 1);
-        let _ = writeln!(s, "{indent}t{idx} = s;");
-        for d in (0..depth).rev() {
-            let indent = "    ".repeat(d + 1);
-            let _ = writeln!(s, "{indent}    x{d} += 1;\n{indent}}}");
-        }
-        let _ = writeln!(s, "    t\n}};");
+        let parts = varying.iter().enumerate().map(|(j, t)| {
+            let sep = if j + 1 < varying.len() { "," } else { "" };
+            format!("`{}` ({}){sep}", t.var, t.values)
+        });
+        doc_lines(
+            s,
+            parts.chain(["(mixed radix, the last fastest).".to_string()]),
+        );
+        let _ = writeln!(
+            s,
+            "fn decision() -> &'static [{ty}] {{\n    \
+             static TABLE: std::sync::OnceLock<Box<[{ty}]>> = std::sync::OnceLock::new();\n    \
+             TABLE.get_or_init(|| {{\n        let mut t = Vec::with_capacity({entries});"
+        );
+        nested_sums(s, &terms, 2, |_| format!("t.push(argmax(&s) as {ty});"));
+        let _ = writeln!(s, "        t.into_boxed_slice()\n    }})\n}}");
     }
 
     fn run_function(&self, s: &mut String) {
@@ -1026,6 +1029,9 @@ impl Renderer<'_> {
         if py {
             let _ = writeln!(s, "    out = []\n    for i in range(n):");
         } else {
+            if self.decision_entries().is_some() {
+                let _ = writeln!(s, "    let decision = decision();");
+            }
             let _ = writeln!(s, "    let mut out = [0u16; N_CTX];\n    for i in 0..n {{");
         }
         if py {
@@ -1041,6 +1047,26 @@ impl Renderer<'_> {
                 let w = format!("W_{}", name.to_uppercase());
                 let _ = writeln!(s, "        acc = _add_scaled(acc, {w}, {name}[i])");
             }
+        } else if self.decision_entries().is_some() {
+            let terms = self.classifier_terms();
+            // Mixed radix over the varying terms, in the order the table was built.
+            let idx =
+                terms
+                    .iter()
+                    .filter(|t| t.constant.is_none())
+                    .fold(String::new(), |acc, t| {
+                        if acc.is_empty() {
+                            t.index.clone()
+                        } else {
+                            format!("({acc}) * {} + {}", t.values, t.index)
+                        }
+                    });
+            let idx = if idx.is_empty() { "0".to_string() } else { idx };
+            let _ = writeln!(
+                s,
+                "        out[i] = decision[{idx}] as u16;\n    }}\n    out\n}}"
+            );
+            return;
         } else {
             let terms = self.classifier_terms();
             let len = self.prefix_len(&terms);
@@ -1103,6 +1129,81 @@ fn prefix_len(terms: &[Term], row_bytes: usize) -> usize {
     if len >= 2 { len } else { 0 }
 }
 
+/// Emit `parts` as `///` doc lines, each at most 92 characters wide.
+fn doc_lines(s: &mut String, parts: impl IntoIterator<Item = String>) {
+    let mut line = "///".to_string();
+    for part in parts {
+        if line.len() + 1 + part.len() > 92 {
+            let _ = writeln!(s, "{line}");
+            line = "///".into();
+        }
+        line.push(' ');
+        line.push_str(&part);
+    }
+    let _ = writeln!(s, "{line}");
+}
+
+/// Emit nested loops over the varying `terms`' values that keep the running sum `s` of their
+/// rows (and the constant terms' rows) in the model's order, with `leaf(idx)` (`idx`: the
+/// loop variables as `[x0][x1]…`) in the innermost body; `base` is the indentation level of
+/// the outermost loop.
+fn nested_sums(s: &mut String, terms: &[Term], base: usize, leaf: impl Fn(&str) -> String) {
+    let mut depth = 0;
+    let mut idx = String::new();
+    for (j, t) in terms.iter().enumerate() {
+        let rows = t.rows.as_deref().expect("summed terms are tabulated");
+        let indent = "    ".repeat(depth + base);
+        let row = match t.constant {
+            Some(c) => format!("{rows}[{c}]"),
+            None => {
+                let _ = writeln!(
+                    s,
+                    "{indent}let mut x{depth} = 0;\n{indent}while x{depth} < {} {{",
+                    t.values
+                );
+                idx.push_str(&format!("[x{depth}]"));
+                depth += 1;
+                format!("{rows}[x{}]", depth - 1)
+            }
+        };
+        let indent = "    ".repeat(depth + base);
+        // The running sum `s` starts as the first term's row.
+        let sum = if j == 0 {
+            row
+        } else {
+            format!("sum_rows(s, &{row})")
+        };
+        let _ = writeln!(s, "{indent}let s = {sum};");
+    }
+    let indent = "    ".repeat(depth + base);
+    let _ = writeln!(s, "{indent}{}", leaf(&idx));
+    for d in (0..depth).rev() {
+        let indent = "    ".repeat(d + base);
+        let _ = writeln!(s, "{indent}    x{d} += 1;\n{indent}}}");
+    }
+}
+
+/// Entries of the decision table generated Rust builds (the class for every combination of
+/// the classifier terms' values: the product of the varying terms' value counts), or `None`
+/// when a term is not tabulated or the table would exceed [`MAX_DECISION_ENTRIES`].
+fn decision_entries(terms: &[Term]) -> Option<usize> {
+    let mut entries = 1usize;
+    for t in terms {
+        t.rows.as_ref()?;
+        if t.constant.is_none() {
+            entries = entries
+                .checked_mul(t.values)
+                .filter(|&e| e <= MAX_DECISION_ENTRIES)?;
+        }
+    }
+    Some(entries)
+}
+
+/// The integer type of a decision-table entry (a class id) in generated Rust.
+fn decision_type(classes: usize) -> &'static str {
+    if classes <= 256 { "u8" } else { "u16" }
+}
+
 /// Score lanes for `c` classes: rounded up to a multiple of 4.
 fn score_lanes(c: usize) -> usize {
     c.div_ceil(4) * 4
@@ -1145,6 +1246,11 @@ const MAX_SPECIALISED_LENGTH: usize = 16;
 /// The largest prefix table (`W_PREFIX`) generated Rust precomputes, in bytes: it is read
 /// once per position at random, so it should stay in a core's L2 cache.
 const MAX_PREFIX_BYTES: usize = 128 << 10;
+
+/// The largest decision table (one class per combination of the classifier terms' values)
+/// generated Rust builds. Built at the first call (about 6 ns an entry) and read once per
+/// position, so it should stay in a core's L2 cache: 1 Mi entries of `u8`.
+const MAX_DECISION_ENTRIES: usize = 1 << 20;
 
 /// Numerical variables ranging up to this many values get their classifier products
 /// precomputed in generated Rust; larger ones multiply at run time.
@@ -1578,6 +1684,31 @@ mod tests {
             prefix_len(&[term(8, None, true), term(9, None, false)], 32),
             0
         );
+    }
+
+    #[test]
+    fn the_decision_table_covers_every_term_or_none() {
+        let (cat, one, num) = (
+            term(8, None, true),
+            term(8, Some(3), true),
+            term(9, None, true),
+        );
+        // hist: four categorical terms of 8 values and two counts of 9; constants are free.
+        let hist = [&cat, &cat, &cat, &cat, &one, &one, &one, &num, &num]
+            .map(|t| term(t.values, t.constant, true));
+        assert_eq!(decision_entries(&hist), Some(8 * 8 * 8 * 8 * 9 * 9));
+        // Every term constant: one entry, the one class.
+        assert_eq!(decision_entries(&[term(8, Some(1), true)]), Some(1));
+        // A numerical term without a product table, or too many combinations: none.
+        assert_eq!(
+            decision_entries(&[term(8, None, true), term(9, None, false)]),
+            None
+        );
+        let wide: Vec<Term> = (0..7).map(|_| term(8, None, true)).collect();
+        assert_eq!(decision_entries(&wide[..6]), Some(1 << 18));
+        assert_eq!(decision_entries(&wide), None);
+        assert_eq!(decision_type(7), "u8");
+        assert_eq!(decision_type(300), "u16");
     }
 
     #[test]

@@ -66,36 +66,44 @@ fn random_programs_of_every_op_kind_are_extracted_exactly() {
 }
 
 #[test]
-fn a_prefix_table_with_a_numerical_term_is_exact() {
-    // One numerical head and nothing else: the generated Rust's prefix table spans tokens,
-    // positions, `ones` (constant) and the head's count.
+fn decision_and_prefix_tables_with_numerical_terms_are_exact() {
+    // Numerical heads and nothing else. With one, the generated Rust's classifier is a
+    // decision table over tokens, positions and the head's count (`ones` is constant); with
+    // five the decision table would be too large (64 · 9^5 entries), and the prefix table
+    // sums tokens, positions, `ones` and the first head's count.
     let device = Device::flex();
     let data = TaskData::generate(&Task::Hist.default_config().with_dataset_size(800)).unwrap();
-    let mut cfg = ProgramConfig::for_task(Task::Hist, &data);
-    (
-        cfg.n_heads_cat,
-        cfg.n_heads_num,
-        cfg.n_cat_mlps,
-        cfg.n_num_mlps,
-    ) = (0, 1, 0, 0);
-    glassbox_core::seed(&device, 3);
-    let model = TransformerProgram::init(&cfg, &device).unwrap();
-    let program = Program::extract(&model, &cfg).unwrap();
-    let rs = render(
-        &program,
-        &RenderOptions {
-            language: Language::Rust,
-            prune: true,
-            title: "test",
-        },
-    );
-    assert!(
-        rs.contains(
-            "W_PREFIX[tokens[i] as usize % K][positions[i] as usize % K][(num_attn_0_0_outputs[i] as usize).min(8)]"
+    for (heads, expected) in [
+        (
+            1,
+            "decision[((tokens[i] as usize % K) * 8 + positions[i] as usize % K) * 9 + (num_attn_0_0_outputs[i] as usize).min(8)]",
         ),
-        "{rs}"
-    );
-    check(Task::Hist, &model, &cfg, &data, &device);
+        (
+            5,
+            "W_PREFIX[tokens[i] as usize % K][positions[i] as usize % K][(num_attn_0_0_outputs[i] as usize).min(8)]",
+        ),
+    ] {
+        let mut cfg = ProgramConfig::for_task(Task::Hist, &data);
+        (
+            cfg.n_heads_cat,
+            cfg.n_heads_num,
+            cfg.n_cat_mlps,
+            cfg.n_num_mlps,
+        ) = (0, heads, 0, 0);
+        glassbox_core::seed(&device, 3);
+        let model = TransformerProgram::init(&cfg, &device).unwrap();
+        let program = Program::extract(&model, &cfg).unwrap();
+        let rs = render(
+            &program,
+            &RenderOptions {
+                language: Language::Rust,
+                prune: true,
+                title: "test",
+            },
+        );
+        assert!(rs.contains(expected), "{heads} heads: {rs}");
+        check(Task::Hist, &model, &cfg, &data, &device);
+    }
 }
 
 #[test]
