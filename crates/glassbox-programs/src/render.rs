@@ -1643,17 +1643,20 @@ mod tests {
         }
     }
 
+    /// hist's classifier terms: four categorical variables of 8 values, three constants
+    /// (folded MLPs, `ones`), two counts of 9 values.
+    fn hist_terms() -> Vec<Term> {
+        let (cat, one, num) = ((8, None), (8, Some(3)), (9, None));
+        [cat, cat, cat, cat, one, one, one, num, num]
+            .map(|(values, constant)| term(values, constant, true))
+            .into()
+    }
+
     #[test]
     fn the_prefix_table_stops_at_its_size_and_at_untabulated_terms() {
-        let (cat, one, num) = (
-            term(8, None, true),
-            term(8, Some(3), true),
-            term(9, None, true),
-        );
         // hist: 8 · 8 · 8 · 8 rows of 32 bytes are 128 KiB; the three constants after them are
         // free; the first count would make it 9 times larger.
-        let hist = [&cat, &cat, &cat, &cat, &one, &one, &one, &num, &num]
-            .map(|t| term(t.values, t.constant, true));
+        let hist = hist_terms();
         assert_eq!(prefix_len(&hist, 32), 7);
         // Twice as wide rows: one categorical term fewer, and the constants after the fifth
         // term are not reached (the prefix is a run from the start).
@@ -1688,15 +1691,8 @@ mod tests {
 
     #[test]
     fn the_decision_table_covers_every_term_or_none() {
-        let (cat, one, num) = (
-            term(8, None, true),
-            term(8, Some(3), true),
-            term(9, None, true),
-        );
-        // hist: four categorical terms of 8 values and two counts of 9; constants are free.
-        let hist = [&cat, &cat, &cat, &cat, &one, &one, &one, &num, &num]
-            .map(|t| term(t.values, t.constant, true));
-        assert_eq!(decision_entries(&hist), Some(8 * 8 * 8 * 8 * 9 * 9));
+        // hist: the constants are free.
+        assert_eq!(decision_entries(&hist_terms()), Some(8 * 8 * 8 * 8 * 9 * 9));
         // Every term constant: one entry, the one class.
         assert_eq!(decision_entries(&[term(8, Some(1), true)]), Some(1));
         // A numerical term without a product table, or too many combinations: none.
