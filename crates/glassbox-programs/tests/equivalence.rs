@@ -66,6 +66,30 @@ fn random_programs_of_every_op_kind_are_extracted_exactly() {
 }
 
 #[test]
+fn a_causal_program_with_a_decision_table_is_extracted_exactly() {
+    // The induction shape (two layers, one categorical head each, causal): its classifier's
+    // varying terms take 10^4 combinations, so the generated Rust decides by table.
+    let device = Device::flex();
+    let data =
+        TaskData::generate(&Task::Induction.default_config().with_dataset_size(800)).unwrap();
+    let cfg = ProgramConfig::for_task(Task::Induction, &data);
+    glassbox_core::seed(&device, 4);
+    let model = TransformerProgram::init(&cfg, &device).unwrap();
+    let program = Program::extract(&model, &cfg).unwrap();
+    let rs = render(
+        &program,
+        &RenderOptions {
+            language: Language::Rust,
+            prune: true,
+            title: "test",
+        },
+    );
+    assert!(rs.contains("const CAUSAL: bool = true;"), "{rs}");
+    assert!(rs.contains("let decision = decision();"), "{rs}");
+    check(Task::Induction, &model, &cfg, &data, &device);
+}
+
+#[test]
 fn decision_and_prefix_tables_with_numerical_terms_are_exact() {
     // Numerical heads and nothing else. With one, the generated Rust's classifier is a
     // decision table over tokens, positions and the head's count (`ones` is constant); with
