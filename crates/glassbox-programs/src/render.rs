@@ -1248,7 +1248,7 @@ const MAX_SPECIALISED_LENGTH: usize = 16;
 const MAX_PREFIX_BYTES: usize = 128 << 10;
 
 /// The largest decision table (one class per combination of the classifier terms' values)
-/// generated Rust builds. Built at the first call (about 6 ns an entry) and read once per
+/// generated Rust builds. Built at the first call (about 5 ns an entry) and read once per
 /// position, so it should stay in a core's L2 cache: 1 Mi entries of `u8`.
 const MAX_DECISION_ENTRIES: usize = 1 << 20;
 
