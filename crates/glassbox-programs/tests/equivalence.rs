@@ -8,6 +8,18 @@ use glassbox_programs::{
     check_equivalence, render, train_program,
 };
 
+/// The program rendered in `language`.
+fn source(program: &Program, language: Language, prune: bool) -> String {
+    render(
+        program,
+        &RenderOptions {
+            language,
+            prune,
+            title: "test",
+        },
+    )
+}
+
 fn check(
     task: Task,
     model: &TransformerProgram,
@@ -19,22 +31,8 @@ fn check(
     let test = &data.test[..data.test.len().min(300)];
     let encoded = data.encode(test).unwrap();
     for prune in [true, false] {
-        let py = render(
-            &program,
-            &RenderOptions {
-                language: Language::Python,
-                prune,
-                title: "test",
-            },
-        );
-        let rs = render(
-            &program,
-            &RenderOptions {
-                language: Language::Rust,
-                prune,
-                title: "test",
-            },
-        );
+        let py = source(&program, Language::Python, prune);
+        let rs = source(&program, Language::Rust, prune);
         let eq = check_equivalence(
             model,
             &program,
@@ -116,14 +114,10 @@ fn decision_and_prefix_tables_with_numerical_terms_are_exact() {
         ) = (0, heads, 0, 0);
         glassbox_core::seed(&device, 3);
         let model = TransformerProgram::init(&cfg, &device).unwrap();
-        let program = Program::extract(&model, &cfg).unwrap();
-        let rs = render(
-            &program,
-            &RenderOptions {
-                language: Language::Rust,
-                prune: true,
-                title: "test",
-            },
+        let rs = source(
+            &Program::extract(&model, &cfg).unwrap(),
+            Language::Rust,
+            true,
         );
         assert!(rs.contains(expected), "{heads} heads: {rs}");
         check(Task::Hist, &model, &cfg, &data, &device);
