@@ -7,6 +7,7 @@
 //! need nothing beyond their standard library.
 
 use std::fmt::Write;
+use std::ops::Range;
 
 use crate::ir::{Op, POSITIONS, Program, ValueType};
 use crate::prune::{Reach, Run, predicate_groups, runs, table_groups};
@@ -688,7 +689,7 @@ impl Renderer<'_> {
             if self.decision_entries().is_some() {
                 self.decision_table(s);
             } else {
-                self.prefix_table(s);
+                self.group_tables(s);
             }
         }
     }
@@ -722,59 +723,108 @@ impl Renderer<'_> {
         cat.chain(num).collect()
     }
 
-    /// How many leading classifier terms the prefix table sums ([`prefix_len`]).
-    fn prefix_len(&self, terms: &[Term]) -> usize {
-        prefix_len(terms, 4 * score_lanes(self.p.classes.len()))
+    /// The fast path's groups of classifier terms ([`term_groups`]); `None` when grouping
+    /// would save no addition, and the scores are summed in the model's order only.
+    fn groups(&self, terms: &[Term]) -> Option<Vec<Range<usize>>> {
+        let groups = term_groups(
+            terms,
+            MAX_GROUP_BYTES / (4 * score_lanes(self.p.classes.len())),
+        );
+        (groups.len() < terms.len()).then_some(groups)
     }
 
-    /// `W_PREFIX`: the sum of the first [`Self::prefix_len`] classifier terms for every
-    /// combination of the values of those that vary, built at compile time by the same f32
-    /// additions in the same order, so that one lookup replaces them and the scores stay
-    /// exact.
-    fn prefix_table(&self, s: &mut String) {
+    /// `W_GROUP_k`: the sum of each group of two or more consecutive classifier terms for
+    /// every combination of the values of those that vary (compile time), and `MARGIN`, how
+    /// far ahead of the rest a class scored from them must be to be the model's class.
+    fn group_tables(&self, s: &mut String) {
         let terms = self.classifier_terms();
-        let len = self.prefix_len(&terms);
-        if len == 0 {
+        let Some(groups) = self.groups(&terms) else {
             return;
-        }
-        let prefix = &terms[..len];
-        let varying: Vec<&Term> = prefix.iter().filter(|t| t.constant.is_none()).collect();
-        // `[[[leaf; D2]; D1]; D0]` over the varying terms' value counts.
-        let nested = |leaf: &str| {
-            varying
-                .iter()
-                .rev()
-                .fold(leaf.to_string(), |x, t| format!("[{x}; {}]", t.values))
         };
-        let (ty, zero) = (nested("[f32; CP]"), nested("[0f32; CP]"));
-        let names: Vec<String> = prefix
-            .iter()
-            .map(|t| match t.constant {
-                Some(c) => format!("`{}` (always {c})", t.var),
-                None => format!("`{}`", t.var),
-            })
-            .collect();
-        let dims: String = varying.iter().map(|t| format!("[{}]", t.var)).collect();
+        let margin = self.margin(&terms);
         let _ = writeln!(
             s,
-            "\n/// The first {len} classifier terms summed in the model's order for every combination of\n\
-             /// the values that vary, at compile time by the same f32 additions: one lookup instead\n\
-             /// of {} row additions, exactly.",
-            len - 1
+            "\n/// How far the best score of the fast path (the group tables below, which add the {} terms\n\
+             /// in another order than the model) must lead every other class's for its class to be\n\
+             /// the model's. Any order of adding T f32 terms is within γ(T−1)·Σ|term| of the exact\n\
+             /// sum (Higham, *Accuracy and Stability of Numerical Algorithms*, §4.2), so the fast\n\
+             /// path and the model's order differ by at most 2γ(T−1)·Σ|term| in each class: this is\n\
+             /// twice that for the largest Σ|term| any class can reach, plus room for rounding the\n\
+             /// comparison. Closer calls are scored again in the model's order.\n\
+             const MARGIN: f32 = {};",
+            terms.len(),
+            self.float(margin)
         );
-        let parts = std::iter::once(format!("`W_PREFIX{dims}` is")).chain(
-            names.iter().enumerate().map(|(j, name)| {
-                if j + 1 < len {
+        for (k, range) in groups.iter().enumerate() {
+            let group = &terms[range.clone()];
+            if group.len() < 2 {
+                continue;
+            }
+            let varying: Vec<&Term> = group.iter().filter(|t| t.constant.is_none()).collect();
+            // `[[[leaf; D2]; D1]; D0]` over the varying terms' value counts.
+            let nested = |leaf: &str| {
+                varying
+                    .iter()
+                    .rev()
+                    .fold(leaf.to_string(), |x, t| format!("[{x}; {}]", t.values))
+            };
+            let (ty, zero) = (nested("[f32; CP]"), nested("[0f32; CP]"));
+            let dims: String = varying.iter().map(|t| format!("[{}]", t.var)).collect();
+            let names = group.iter().enumerate().map(|(j, t)| {
+                let name = match t.constant {
+                    Some(c) => format!("`{}` (always {c})", t.var),
+                    None => format!("`{}`", t.var),
+                };
+                if j + 1 < group.len() {
                     format!("{name} +")
                 } else {
-                    format!("{name}.")
+                    format!("{name}, at compile time (fast path: see `MARGIN`).")
                 }
-            }),
-        );
-        doc_lines(s, parts);
-        let _ = writeln!(s, "static W_PREFIX: {ty} = {{\n    let mut t = {zero};");
-        nested_sums(s, prefix, 1, |idx| format!("t{idx} = s;"));
-        let _ = writeln!(s, "    t\n}};");
+            });
+            let _ = writeln!(s);
+            doc_lines(
+                s,
+                std::iter::once(format!("`W_GROUP_{k}{dims}` is")).chain(names),
+            );
+            let _ = writeln!(s, "static W_GROUP_{k}: {ty} = {{\n    let mut t = {zero};");
+            nested_sums(s, group, 1, |idx| format!("t{idx} = s;"));
+            let _ = writeln!(s, "    t\n}};");
+        }
+    }
+
+    /// `MARGIN` ([`Self::group_tables`]) for the program's classifier `terms`, rounded up.
+    fn margin(&self, terms: &[Term]) -> f32 {
+        let p = self.p;
+        let mut bound = vec![0f64; p.classes.len()];
+        for (v, rows) in p.classifier.cat.iter().enumerate() {
+            let values: Vec<usize> = match self.prune.then(|| self.reach.constant(v)).flatten() {
+                Some(c) => vec![c],
+                None => (0..rows.len()).collect(),
+            };
+            for (c, b) in bound.iter_mut().enumerate() {
+                *b += values
+                    .iter()
+                    .map(|&x| f64::from(rows[x][c]).abs())
+                    .fold(0.0, f64::max);
+            }
+        }
+        for (u, w) in p.classifier.num.iter().enumerate() {
+            let (lo, hi) = p.num_ranges[u];
+            let x = if self.prune && lo == hi { lo } else { hi };
+            for (c, b) in bound.iter_mut().enumerate() {
+                // The f32 product is within one rounding of the exact one.
+                *b += f64::from(x) * f64::from(w[c]).abs() * (1.0 + f64::EPSILON.sqrt());
+            }
+        }
+        let most = bound.into_iter().fold(0.0, f64::max);
+        let unit = f64::from(f32::EPSILON) / 2.0;
+        let margin = 4.0 * (terms.len() as f64 + 2.0) * unit * most * 1.01;
+        let rounded = margin as f32;
+        if f64::from(rounded) < margin {
+            f32::from_bits(rounded.to_bits() + 1)
+        } else {
+            rounded
+        }
     }
 
     /// Entries of the decision table ([`decision_entries`]), if the program gets one.
@@ -1069,28 +1119,48 @@ impl Renderer<'_> {
             return;
         } else {
             let terms = self.classifier_terms();
-            let len = self.prefix_len(&terms);
-            if len > 0 {
-                let idx: String = terms[..len]
-                    .iter()
-                    .filter(|t| t.constant.is_none())
-                    .map(|t| format!("[{}]", t.index))
-                    .collect();
-                let _ = writeln!(s, "        let mut acc: [f32; CP] = W_PREFIX{idx};");
-            }
-            for (j, t) in terms.iter().enumerate().skip(len) {
-                let row = match &t.rows {
-                    Some(rows) => format!("{rows}[{}]", t.index),
-                    None => {
-                        let w = format!("W_{}", t.var.to_uppercase());
-                        let _ = writeln!(s, "        add_scaled(&mut acc, &{w}, {}[i]);", t.var);
-                        continue;
+            match self.groups(&terms) {
+                Some(groups) => {
+                    // The fast path: the group tables, then the model's order when too close.
+                    for (k, range) in groups.iter().enumerate() {
+                        let group = &terms[range.clone()];
+                        let row = if group.len() > 1 {
+                            let idx: String = group
+                                .iter()
+                                .filter(|t| t.constant.is_none())
+                                .map(|t| format!("[{}]", t.index))
+                                .collect();
+                            Some(format!("W_GROUP_{k}{idx}"))
+                        } else {
+                            group[0].rows.as_ref().map(|rows| match group[0].constant {
+                                Some(c) => format!("{rows}[{c}]"),
+                                None => format!("{rows}[{}]", group[0].index),
+                            })
+                        };
+                        add_term(s, 2, k == 0, row.as_deref(), &group[0].var);
                     }
-                };
-                if j == 0 {
-                    let _ = writeln!(s, "        let mut acc: [f32; CP] = {row};");
-                } else {
-                    let _ = writeln!(s, "        add(&mut acc, &{row});");
+                    let _ = writeln!(
+                        s,
+                        "        out[i] = match clear_argmax(&acc, MARGIN) {{\n            \
+                         Some(class) => class as u16,\n            \
+                         // Too close to call from another order of additions: the model's order.\n            \
+                         None => {{"
+                    );
+                    for (j, t) in terms.iter().enumerate() {
+                        let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
+                        add_term(s, 4, j == 0, row.as_deref(), &t.var);
+                    }
+                    let _ = writeln!(
+                        s,
+                        "                argmax(&acc) as u16\n            }}\n        }};\n    }}\n    out\n}}"
+                    );
+                    return;
+                }
+                None => {
+                    for (j, t) in terms.iter().enumerate() {
+                        let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
+                        add_term(s, 2, j == 0, row.as_deref(), &t.var);
+                    }
                 }
             }
         }
@@ -1108,25 +1178,58 @@ impl Renderer<'_> {
     }
 }
 
-/// How many leading classifier terms a prefix table of rows of `row_bytes` sums: the longest
-/// run of tabulated terms whose varying values index at most [`MAX_PREFIX_BYTES`] of rows
-/// (constants are free); 0 when that would replace fewer than two additions by a lookup.
-fn prefix_len(terms: &[Term], row_bytes: usize) -> usize {
-    let mut rows = 1usize;
-    let mut len = 0;
-    for t in terms {
-        if t.rows.is_none() {
-            break;
+/// Split the classifier `terms` (in the model's order) into runs of consecutive terms for the
+/// fast path: each run of tabulated terms grows while the combinations of its varying terms'
+/// values stay within `max_entries` (constant terms are free); a term without a table (its
+/// products computed at run time) is a run of its own.
+fn term_groups(terms: &[Term], max_entries: usize) -> Vec<Range<usize>> {
+    let mut groups: Vec<Range<usize>> = Vec::new();
+    let mut entries = 1usize;
+    for (j, t) in terms.iter().enumerate() {
+        let joins = match groups.last() {
+            Some(last) if t.rows.is_some() && terms[last.start].rows.is_some() => {
+                match t.constant {
+                    Some(_) => true,
+                    None => entries
+                        .checked_mul(t.values)
+                        .is_some_and(|e| e <= max_entries),
+                }
+            }
+            _ => false,
+        };
+        if joins {
+            groups.last_mut().expect("a group to join").end = j + 1;
+        } else {
+            groups.push(j..j + 1);
+            entries = 1;
         }
         if t.constant.is_none() {
-            match rows.checked_mul(t.values) {
-                Some(r) if r * row_bytes <= MAX_PREFIX_BYTES => rows = r,
-                _ => break,
-            }
+            entries = entries.saturating_mul(t.values);
         }
-        len += 1;
     }
-    if len >= 2 { len } else { 0 }
+    groups
+}
+
+/// Emit the statement adding one classifier term to `acc` (`first`: starting it) at `indent`
+/// levels: its `row` when tabulated, else the product of `var`'s value and its weights.
+fn add_term(s: &mut String, indent: usize, first: bool, row: Option<&str>, var: &str) {
+    let pad = "    ".repeat(indent);
+    if first {
+        let start = row.unwrap_or("[0f32; CP]");
+        let _ = writeln!(s, "{pad}let mut acc: [f32; CP] = {start};");
+        if row.is_some() {
+            return;
+        }
+    }
+    match row {
+        Some(row) => {
+            let _ = writeln!(s, "{pad}add(&mut acc, &{row});");
+        }
+        None => {
+            let w = format!("W_{}", var.to_uppercase());
+            let _ = writeln!(s, "{pad}add_scaled(&mut acc, &{w}, {var}[i]);");
+        }
+    }
 }
 
 /// Emit `parts` as `///` doc lines, each at most 92 characters wide.
@@ -1243,9 +1346,10 @@ const MAX_NUM_TABLE: usize = 1 << 16;
 /// Generated Rust compiles its forward pass once for each input length up to this one.
 const MAX_SPECIALISED_LENGTH: usize = 16;
 
-/// The largest prefix table (`W_PREFIX`) generated Rust precomputes, in bytes: it is read
-/// once per position at random, so it should stay in a core's L2 cache.
-const MAX_PREFIX_BYTES: usize = 128 << 10;
+/// The largest group table (`W_GROUP_k`) generated Rust precomputes, in bytes: a dozen of
+/// them are read once per position at random, so together they should stay in a core's L2
+/// cache.
+const MAX_GROUP_BYTES: usize = 16 << 10;
 
 /// The largest decision table (one class per combination of the classifier terms' values)
 /// generated Rust builds. Built at the first call (about 5 ns an entry) and read once per
@@ -1442,7 +1546,7 @@ fn add_scaled(acc: &mut [f32; CP], row: &[f32; CP], x: u32) {
 }
 
 /// `acc + row`, lane by lane: the classifier's one operation, also at compile time (for
-/// the prefix table).
+/// the group tables).
 const fn sum_rows(mut acc: [f32; CP], row: &[f32; CP]) -> [f32; CP] {
     let mut c = 0;
     while c < CP {
@@ -1459,10 +1563,10 @@ fn max(a: f32, b: f32) -> f32 {
     if a > b { a } else { b }
 }
 
-/// The first highest score among the classes the model may predict: a tree of maxima over
-/// the lanes, then the first lane holding it, found from one byte per lane (no data-dependent
-/// branch per class, no serial chain of comparisons).
-fn argmax(scores: &[f32; CP]) -> usize {
+/// The scores of the classes the model may predict, `-inf` in the others' lanes, and the
+/// highest of them: a tree of maxima over the lanes (no serial chain of comparisons).
+#[inline(always)]
+fn kept_and_top(scores: &[f32; CP]) -> ([f32; CP], f32) {
     let v: [f32; CP] = std::array::from_fn(|c| if KEEP[c] { scores[c] } else { f32::NEG_INFINITY });
     let mut m = [v[0], v[1], v[2], v[3]];
     for chunk in 1..CP / 4 {
@@ -1470,14 +1574,44 @@ fn argmax(scores: &[f32; CP]) -> usize {
             m[j] = max(m[j], v[4 * chunk + j]);
         }
     }
-    let top = max(max(m[0], m[1]), max(m[2], m[3]));
+    (v, max(max(m[0], m[1]), max(m[2], m[3])))
+}
+
+/// One byte per lane of `lanes` (up to 8): 1 where `hit` holds.
+#[inline(always)]
+fn lane_bits(lanes: &[f32], hit: impl Fn(f32) -> bool) -> u64 {
+    u64::from_le_bytes(std::array::from_fn(|c| lanes.get(c).is_some_and(|&x| hit(x)) as u8))
+}
+
+/// The first highest score among the classes the model may predict, found from one byte per
+/// lane (no data-dependent branch per class).
+fn argmax(scores: &[f32; CP]) -> usize {
+    let (v, top) = kept_and_top(scores);
     for (k, lanes) in v.chunks(8).enumerate() {
-        let hits = u64::from_le_bytes(std::array::from_fn(|c| lanes.get(c).is_some_and(|&x| x == top) as u8));
+        let hits = lane_bits(lanes, |x| x == top);
         if hits != 0 {
             return 8 * k + hits.trailing_zeros() as usize / 8;
         }
     }
     UNMASKED[0]
+}
+
+/// The class with the highest score when every other class the model may predict scores more
+/// than `margin` below it; `None` for a closer call.
+#[inline(always)]
+fn clear_argmax(scores: &[f32; CP], margin: f32) -> Option<usize> {
+    let (v, top) = kept_and_top(scores);
+    let mut class = None;
+    for (k, lanes) in v.chunks(8).enumerate() {
+        let hits = lane_bits(lanes, |x| x > top - margin);
+        if hits != 0 {
+            if class.is_some() || hits & (hits - 1) != 0 {
+                return None;
+            }
+            class = Some(8 * k + hits.trailing_zeros() as usize / 8);
+        }
+    }
+    class
 }
 
 /// `x · row` for every `x` in `0..N`, computed at compile time: adding one of these rows is
@@ -1653,40 +1787,32 @@ mod tests {
     }
 
     #[test]
-    fn the_prefix_table_stops_at_its_size_and_at_untabulated_terms() {
-        // hist: 8 · 8 · 8 · 8 rows of 32 bytes are 128 KiB; the three constants after them are
-        // free; the first count would make it 9 times larger.
+    fn term_groups_stop_at_their_size_and_at_untabulated_terms() {
+        // hist with 512 entries a group: 8 · 8 = 64, a third categorical term would make 512
+        // (fits), the fourth 4096; the constants join the fourth's group for free; the counts
+        // make 8 · 9 = 72, then 72 · 9 = 648 is too many.
         let hist = hist_terms();
-        assert_eq!(prefix_len(&hist, 32), 7);
-        // Twice as wide rows: one categorical term fewer, and the constants after the fifth
-        // term are not reached (the prefix is a run from the start).
-        assert_eq!(prefix_len(&hist, 64), 3);
-        // A numerical term without a product table ends the prefix.
+        assert_eq!(term_groups(&hist, 512), vec![0..3, 3..8, 8..9]);
+        // Smaller groups: pairs.
+        assert_eq!(term_groups(&hist, 64), vec![0..2, 2..7, 7..8, 8..9]);
+        // A numerical term without a product table is a group of its own, and a group does
+        // not continue past it.
         let untabulated = [
             term(8, None, true),
             term(8, None, true),
             term(9, None, false),
             term(8, None, true),
         ];
-        assert_eq!(prefix_len(&untabulated, 32), 2);
-        // A varying numerical term fits like any other.
-        let small = [
+        assert_eq!(term_groups(&untabulated, 512), vec![0..2, 2..3, 3..4]);
+        // A term with more values than a group holds is a group of its own; every term is in
+        // exactly one group, in order.
+        let wide = [
             term(8, None, true),
-            term(8, None, true),
-            term(1, Some(1), true),
-            term(9, None, true),
+            term(1 << 13, None, true),
+            term(1, Some(0), true),
         ];
-        assert_eq!(prefix_len(&small, 32), 4);
-        // One term alone is no saving; nor is a first term larger than the table.
-        assert_eq!(prefix_len(&[term(8, None, true)], 32), 0);
-        assert_eq!(
-            prefix_len(&[term(1 << 13, None, true), term(8, None, true)], 32),
-            0
-        );
-        assert_eq!(
-            prefix_len(&[term(8, None, true), term(9, None, false)], 32),
-            0
-        );
+        assert_eq!(term_groups(&wide, 512), vec![0..1, 1..3]);
+        assert!(term_groups(&[], 512).is_empty());
     }
 
     #[test]
