@@ -751,7 +751,9 @@ impl Renderer<'_> {
              /// path and the model's order differ by at most 2γ(T−1)·Σ|term| in each class: this is\n\
              /// twice that for the largest Σ|term| any class can reach, plus room for rounding the\n\
              /// comparison. Closer calls are scored again in the model's order.\n\
-             const MARGIN: f32 = {};",
+             const MARGIN: f32 = {};\n\
+             /// Marks a position whose call was too close for the fast path.\n\
+             const CLOSE: u16 = u16::MAX;",
             terms.len(),
             self.float(margin)
         );
@@ -761,15 +763,7 @@ impl Renderer<'_> {
                 continue;
             }
             let varying: Vec<&Term> = group.iter().filter(|t| t.constant.is_none()).collect();
-            // `[[[leaf; D2]; D1]; D0]` over the varying terms' value counts.
-            let nested = |leaf: &str| {
-                varying
-                    .iter()
-                    .rev()
-                    .fold(leaf.to_string(), |x, t| format!("[{x}; {}]", t.values))
-            };
-            let (ty, zero) = (nested("[f32; CP]"), nested("[0f32; CP]"));
-            let dims: String = varying.iter().map(|t| format!("[{}]", t.var)).collect();
+            let rows = group_rows(group);
             let names = group.iter().enumerate().map(|(j, t)| {
                 let name = match t.constant {
                     Some(c) => format!("`{}` (always {c})", t.var),
@@ -781,14 +775,74 @@ impl Renderer<'_> {
                     format!("{name}, at compile time (fast path: see `MARGIN`).")
                 }
             });
+            let radix = varying
+                .iter()
+                .map(|t| format!("`{}` ({})", t.var, t.values));
             let _ = writeln!(s);
             doc_lines(
                 s,
-                std::iter::once(format!("`W_GROUP_{k}{dims}` is")).chain(names),
+                std::iter::once(format!("`W_GROUP_{k}[group_{k}[i]]` is"))
+                    .chain(names)
+                    .chain([format!(
+                        "`group_{k}[i]` is the mixed-radix number (the last fastest) of"
+                    )])
+                    .chain(radix.map(|x| format!("{x},")))
+                    .chain([format!("padded to {rows} rows.")]),
             );
-            let _ = writeln!(s, "static W_GROUP_{k}: {ty} = {{\n    let mut t = {zero};");
-            nested_sums(s, group, 1, |idx| format!("t{idx} = s;"));
+            let _ = writeln!(
+                s,
+                "static W_GROUP_{k}: [[f32; CP]; {rows}] = {{\n    let mut t = [[0f32; CP]; {rows}];"
+            );
+            let flat = (0..varying.len()).fold(String::new(), |acc, d| {
+                if acc.is_empty() {
+                    format!("x{d}")
+                } else {
+                    format!("({acc}) * {} + x{d}", varying[d].values)
+                }
+            });
+            let flat = if flat.is_empty() {
+                "0".to_string()
+            } else {
+                flat
+            };
+            nested_sums(s, group, 1, |_| format!("t[{flat}] = s;"));
             let _ = writeln!(s, "    t\n}};");
+        }
+    }
+
+    /// `group_k`: for every position, the row of `W_GROUP_k` it reads (the mixed-radix number
+    /// of its varying terms' values), computed for all positions at once before the scoring
+    /// loop (the compiler vectorises these), so that the loop does one lookup per group.
+    fn group_indices(&self, s: &mut String) {
+        let terms = self.classifier_terms();
+        let Some(groups) = self.groups(&terms) else {
+            return;
+        };
+        for (k, range) in groups.iter().enumerate() {
+            let group = &terms[range.clone()];
+            if group.len() < 2 {
+                continue;
+            }
+            let flat =
+                group
+                    .iter()
+                    .filter(|t| t.constant.is_none())
+                    .fold(String::new(), |acc, t| {
+                        if acc.is_empty() {
+                            t.index.clone()
+                        } else {
+                            format!("({acc}) * {} + {}", t.values, t.index)
+                        }
+                    });
+            let flat = if flat.is_empty() {
+                "0".to_string()
+            } else {
+                flat
+            };
+            let _ = writeln!(
+                s,
+                "    let group_{k}: [u16; N_CTX] = std::array::from_fn(|i| ({flat}) as u16);"
+            );
         }
     }
 
@@ -1081,6 +1135,8 @@ impl Renderer<'_> {
         } else {
             if self.decision_entries().is_some() {
                 let _ = writeln!(s, "    let decision = decision();");
+            } else {
+                self.group_indices(s);
             }
             let _ = writeln!(s, "    let mut out = [0u16; N_CTX];\n    for i in 0..n {{");
         }
@@ -1121,16 +1177,15 @@ impl Renderer<'_> {
             let terms = self.classifier_terms();
             match self.groups(&terms) {
                 Some(groups) => {
-                    // The fast path: the group tables, then the model's order when too close.
+                    // The fast path: the group tables; then, for the close calls only, the
+                    // model's order, in a loop of its own (it keeps the fast loop small).
                     for (k, range) in groups.iter().enumerate() {
                         let group = &terms[range.clone()];
                         let row = if group.len() > 1 {
-                            let idx: String = group
-                                .iter()
-                                .filter(|t| t.constant.is_none())
-                                .map(|t| format!("[{}]", t.index))
-                                .collect();
-                            Some(format!("W_GROUP_{k}{idx}"))
+                            Some(format!(
+                                "W_GROUP_{k}[group_{k}[i] as usize % {}]",
+                                group_rows(group)
+                            ))
                         } else {
                             group[0].rows.as_ref().map(|rows| match group[0].constant {
                                 Some(c) => format!("{rows}[{c}]"),
@@ -1143,16 +1198,17 @@ impl Renderer<'_> {
                         s,
                         "        out[i] = match clear_argmax(&acc, MARGIN) {{\n            \
                          Some(class) => class as u16,\n            \
-                         // Too close to call from another order of additions: the model's order.\n            \
-                         None => {{"
+                         None => CLOSE,\n        }};\n    }}\n    \
+                         // Too close to call from another order of additions: the model's order.\n    \
+                         for i in 0..n {{\n        if out[i] != CLOSE {{\n            continue;\n        }}"
                     );
                     for (j, t) in terms.iter().enumerate() {
                         let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
-                        add_term(s, 4, j == 0, row.as_deref(), &t.var);
+                        add_term(s, 2, j == 0, row.as_deref(), &t.var);
                     }
                     let _ = writeln!(
                         s,
-                        "                argmax(&acc) as u16\n            }}\n        }};\n    }}\n    out\n}}"
+                        "        out[i] = argmax(&acc) as u16;\n    }}\n    out\n}}"
                     );
                     return;
                 }
@@ -1208,6 +1264,17 @@ fn term_groups(terms: &[Term], max_entries: usize) -> Vec<Range<usize>> {
         }
     }
     groups
+}
+
+/// Rows of a group's table: the combinations of its varying terms' values, rounded up to a
+/// power of two so that a masked index needs no bounds check.
+fn group_rows(group: &[Term]) -> usize {
+    group
+        .iter()
+        .filter(|t| t.constant.is_none())
+        .map(|t| t.values)
+        .product::<usize>()
+        .next_power_of_two()
 }
 
 /// Emit the statement adding one classifier term to `acc` (`first`: starting it) at `indent`

@@ -103,7 +103,7 @@ fn decision_and_group_tables_with_numerical_terms_are_exact() {
         ),
         (
             5,
-            "W_GROUP_1[(num_attn_0_0_outputs[i] as usize).min(8)][(num_attn_0_1_outputs[i] as usize).min(8)]",
+            "let group_1: [u16; N_CTX] = std::array::from_fn(|i| (((num_attn_0_0_outputs[i] as usize).min(8)) * 9 + (num_attn_0_1_outputs[i] as usize).min(8)) as u16);",
         ),
     ] {
         let mut cfg = ProgramConfig::for_task(Task::Hist, &data);
