@@ -1751,10 +1751,47 @@ fn positions_by_value(n: usize, values: &[u8; N_CTX]) -> [Set; KM + 1] {
     at
 }
 
-/// For each of the first `n` queries, the matching key the model's relative bias prefers:
-/// the nearest, the left one of two at the same distance, the query's own position only
-/// when no other key matches (a causal query sees no key after itself); no match: position
-/// 0 (BOS). `at` holds the positions of each key value (`positions_by_value`).
+/// The matching key the model's relative bias prefers for a query at position `i` among
+/// `keys` (a set of positions): the nearest, the left one of two at the same distance, the
+/// query's own position only when no other key matches; no match: position 0 (BOS).
+#[inline(always)]
+const fn nearest_key(keys: Set, i: usize) -> usize {
+    let me: Set = 1 << i;
+    let left = keys & (me - 1);
+    let right = keys & !(me | (me - 1));
+    // Distance to the nearest key on each side; a side without keys is never nearer.
+    // (Selects, not branches: which side wins is data, and mispredictions cost more.)
+    let far = usize::MAX / 2;
+    let dl = if left != 0 { i + 1 + left.leading_zeros() as usize - Set::BITS as usize } else { far };
+    let dr = if right != 0 { right.trailing_zeros() as usize - i } else { far };
+    let nearest = if dl <= dr { i.wrapping_sub(dl) } else { i.wrapping_add(dr) };
+    let alone = if keys & me != 0 { i } else { 0 };
+    if (left | right) != 0 { nearest } else { alone }
+}
+
+/// Contexts of up to 10 positions read `nearest_key` from a table (2^N_CTX sets of keys).
+const NEAREST_BITS: usize = if N_CTX <= 10 { N_CTX } else { 0 };
+
+/// `nearest_key(keys, i)` for every set of keys and query position, computed at compile
+/// time: one lookup per query instead of the bit arithmetic (one unused row when the
+/// context is too long for a table).
+static NEAREST: [[u8; N_CTX]; 1 << NEAREST_BITS] = {
+    let mut t = [[0u8; N_CTX]; 1 << NEAREST_BITS];
+    let mut keys = 0;
+    while keys < 1 << NEAREST_BITS {
+        let mut i = 0;
+        while i < N_CTX {
+            t[keys][i] = nearest_key(keys as Set, i) as u8;
+            i += 1;
+        }
+        keys += 1;
+    }
+    t
+};
+
+/// For each of the first `n` queries, the matching key the model's relative bias prefers
+/// (`nearest_key`; a causal query sees no key after itself). `at` holds the positions of
+/// each key value (`positions_by_value`).
 #[inline(always)]
 fn select_closest(n: usize, at: &[Set; KM + 1], queries: &[u8; N_CTX], predicate: &[u8; K]) -> [u8; N_CTX] {
     let mut out = [0u8; N_CTX];
@@ -1763,17 +1800,11 @@ fn select_closest(n: usize, at: &[Set; KM + 1], queries: &[u8; N_CTX], predicate
         if CAUSAL {
             keys &= Set::MAX >> (Set::BITS as usize - 1 - i);
         }
-        let me: Set = 1 << i;
-        let left = keys & (me - 1);
-        let right = keys & !(me | (me - 1));
-        // Distance to the nearest key on each side; a side without keys is never nearer.
-        // (Selects, not branches: which side wins is data, and mispredictions cost more.)
-        let far = usize::MAX / 2;
-        let dl = if left != 0 { i + 1 + left.leading_zeros() as usize - Set::BITS as usize } else { far };
-        let dr = if right != 0 { right.trailing_zeros() as usize - i } else { far };
-        let nearest = if dl <= dr { i.wrapping_sub(dl) } else { i.wrapping_add(dr) };
-        let alone = if keys & me != 0 { i } else { 0 };
-        out[i] = (if (left | right) != 0 { nearest } else { alone }) as u8;
+        out[i] = if NEAREST_BITS > 0 {
+            NEAREST[keys as usize % (1 << NEAREST_BITS)][i % N_CTX]
+        } else {
+            nearest_key(keys, i) as u8
+        };
     }
     out
 }
