@@ -793,18 +793,12 @@ impl Renderer<'_> {
                 s,
                 "static W_GROUP_{k}: [[f32; CP]; {rows}] = {{\n    let mut t = [[0f32; CP]; {rows}];"
             );
-            let flat = (0..varying.len()).fold(String::new(), |acc, d| {
-                if acc.is_empty() {
-                    format!("x{d}")
-                } else {
-                    format!("({acc}) * {} + x{d}", varying[d].values)
-                }
-            });
-            let flat = if flat.is_empty() {
-                "0".to_string()
-            } else {
-                flat
-            };
+            let flat = mixed_radix(
+                varying
+                    .iter()
+                    .enumerate()
+                    .map(|(d, t)| (format!("x{d}"), t.values)),
+            );
             nested_sums(s, group, 1, |_| format!("t[{flat}] = s;"));
             let _ = writeln!(s, "    t\n}};");
         }
@@ -823,22 +817,7 @@ impl Renderer<'_> {
             if group.len() < 2 {
                 continue;
             }
-            let flat =
-                group
-                    .iter()
-                    .filter(|t| t.constant.is_none())
-                    .fold(String::new(), |acc, t| {
-                        if acc.is_empty() {
-                            t.index.clone()
-                        } else {
-                            format!("({acc}) * {} + {}", t.values, t.index)
-                        }
-                    });
-            let flat = if flat.is_empty() {
-                "0".to_string()
-            } else {
-                flat
-            };
+            let flat = mixed_radix(varying_digits(group));
             let _ = writeln!(
                 s,
                 "    let group_{k}: [u16; N_CTX] = std::array::from_fn(|i| ({flat}) as u16);"
@@ -1156,18 +1135,7 @@ impl Renderer<'_> {
         } else if self.decision_entries().is_some() {
             let terms = self.classifier_terms();
             // Mixed radix over the varying terms, in the order the table was built.
-            let idx =
-                terms
-                    .iter()
-                    .filter(|t| t.constant.is_none())
-                    .fold(String::new(), |acc, t| {
-                        if acc.is_empty() {
-                            t.index.clone()
-                        } else {
-                            format!("({acc}) * {} + {}", t.values, t.index)
-                        }
-                    });
-            let idx = if idx.is_empty() { "0".to_string() } else { idx };
+            let idx = mixed_radix(varying_digits(&terms));
             let _ = writeln!(
                 s,
                 "        out[i] = decision[{idx}] as u16;\n    }}\n    out\n}}"
@@ -1264,6 +1232,29 @@ fn term_groups(terms: &[Term], max_entries: usize) -> Vec<Range<usize>> {
         }
     }
     groups
+}
+
+/// `digits` (an expression and its radix each) as one mixed-radix number, the last digit
+/// fastest: `(d0 * r1 + d1) * r2 + d2`; `0` without digits.
+fn mixed_radix(digits: impl IntoIterator<Item = (String, usize)>) -> String {
+    digits
+        .into_iter()
+        .fold(None, |acc: Option<String>, (digit, radix)| {
+            Some(match acc {
+                None => digit,
+                Some(acc) => format!("({acc}) * {radix} + {digit}"),
+            })
+        })
+        .unwrap_or_else(|| "0".to_string())
+}
+
+/// The row index of each varying term in `terms`, with its value count, as digits for
+/// [`mixed_radix`].
+fn varying_digits(terms: &[Term]) -> impl Iterator<Item = (String, usize)> + '_ {
+    terms
+        .iter()
+        .filter(|t| t.constant.is_none())
+        .map(|t| (t.index.clone(), t.values))
 }
 
 /// Rows of a group's table: the combinations of its varying terms' values, rounded up to a
