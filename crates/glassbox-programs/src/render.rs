@@ -841,16 +841,17 @@ impl Renderer<'_> {
                     .fold(0.0, f64::max);
             }
         }
+        // The unit roundoff of f32.
+        let unit = f64::from(f32::EPSILON) / 2.0;
         for (u, w) in p.classifier.num.iter().enumerate() {
             let (lo, hi) = p.num_ranges[u];
             let x = if self.prune && lo == hi { lo } else { hi };
             for (c, b) in bound.iter_mut().enumerate() {
                 // The f32 product is within one rounding of the exact one.
-                *b += f64::from(x) * f64::from(w[c]).abs() * (1.0 + f64::EPSILON.sqrt());
+                *b += f64::from(x) * f64::from(w[c]).abs() * (1.0 + unit);
             }
         }
         let most = bound.into_iter().fold(0.0, f64::max);
-        let unit = f64::from(f32::EPSILON) / 2.0;
         let margin = 4.0 * (terms.len() as f64 + 2.0) * unit * most * 1.01;
         let rounded = margin as f32;
         if f64::from(rounded) < margin {
@@ -1170,22 +1171,14 @@ impl Renderer<'_> {
                          // Too close to call from another order of additions: the model's order.\n    \
                          for i in 0..n {{\n        if out[i] != CLOSE {{\n            continue;\n        }}"
                     );
-                    for (j, t) in terms.iter().enumerate() {
-                        let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
-                        add_term(s, 2, j == 0, row.as_deref(), &t.var);
-                    }
+                    add_in_model_order(s, &terms);
                     let _ = writeln!(
                         s,
                         "        out[i] = argmax(&acc) as u16;\n    }}\n    out\n}}"
                     );
                     return;
                 }
-                None => {
-                    for (j, t) in terms.iter().enumerate() {
-                        let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
-                        add_term(s, 2, j == 0, row.as_deref(), &t.var);
-                    }
-                }
+                None => add_in_model_order(s, &terms),
             }
         }
         if py {
@@ -1266,6 +1259,14 @@ fn group_rows(group: &[Term]) -> usize {
         .map(|t| t.values)
         .product::<usize>()
         .next_power_of_two()
+}
+
+/// Emit the statements summing every classifier term's row into `acc` in the model's order.
+fn add_in_model_order(s: &mut String, terms: &[Term]) {
+    for (j, t) in terms.iter().enumerate() {
+        let row = t.rows.as_ref().map(|rows| format!("{rows}[{}]", t.index));
+        add_term(s, 2, j == 0, row.as_deref(), &t.var);
+    }
 }
 
 /// Emit the statement adding one classifier term to `acc` (`first`: starting it) at `indent`
