@@ -67,6 +67,9 @@ SHAPES["double_hist_h4m4"] = dict(SHAPES["double_hist"], hc=2, hn=2, mc=2, mn=2)
 # ... and its two-layer shapes with M = 2: 4+4 and 2+2 heads.
 SHAPES["double_hist_l2"] = dict(SHAPES["double_hist"], layers=2)
 SHAPES["double_hist_l2h4"] = dict(SHAPES["double_hist"], layers=2, hc=2, hn=2)
+# ... and its two-layer shapes with M = 4, which complete the grid's eight.
+SHAPES["double_hist_l2m4"] = dict(SHAPES["double_hist"], layers=2, mc=2, mn=2)
+SHAPES["double_hist_l2h4m4"] = dict(SHAPES["double_hist"], layers=2, hc=2, hn=2, mc=2, mn=2)
 SHAPES["double_hist_small"] = dict(SHAPES["double_hist"], hc=2, hn=2, d_mlp=8, classes=[
     "<pad>", "1", "2", "3", "4", "5", "6", "7"])
 TEMPERATURES = [3.0, 1.0, 0.05]
@@ -274,7 +277,7 @@ def main():
     elif len(sys.argv) == 3 and sys.argv[1] == "gradients":
         write_gradients(sys.argv[2])
     else:
-        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1|double_hist_m4|double_hist_h4m4|double_hist_l2|double_hist_l2h4 SEED OUT")
+        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1|double_hist_m4|double_hist_h4m4|double_hist_l2|double_hist_l2h4|double_hist_l2m4|double_hist_l2h4m4 SEED OUT")
 
 
 if __name__ == "__main__":
