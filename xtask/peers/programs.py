@@ -277,7 +277,7 @@ def main():
     elif len(sys.argv) == 3 and sys.argv[1] == "gradients":
         write_gradients(sys.argv[2])
     else:
-        sys.exit("usage: programs.py gradients DIR | programs.py init induction|double_hist|double_hist_table1|double_hist_m4|double_hist_h4m4|double_hist_l2|double_hist_l2h4|double_hist_l2m4|double_hist_l2h4m4 SEED OUT")
+        sys.exit(f"usage: programs.py gradients DIR | programs.py init {'|'.join(SHAPES)} SEED OUT")
 
 
 if __name__ == "__main__":
